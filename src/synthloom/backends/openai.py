@@ -1,0 +1,172 @@
+"""Any OpenAI-compatible chat-completions server (vLLM, llama.cpp, Ollama, OpenRouter, ...).
+
+aiohttp rather than the openai SDK: on two cores the SDK tops out near 740 requests/s against
+a zero-latency server, raw aiohttp near 9,000, and the tool must not be the bottleneck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+import aiohttp
+
+from ..errors import ConfigError
+from ..recipe.model import BackendSpec
+from .base import (
+    AuthFailed,
+    BadRequest,
+    BadResponse,
+    ContextTooLong,
+    RateLimited,
+    Request,
+    Response,
+    ServerError,
+    Timeout,
+    Unreachable,
+    Usage,
+)
+
+__all__ = ["OpenAIBackend"]
+
+CONTEXT_WORDS = ("context length", "context_length", "maximum context", "context window", "too many tokens")
+
+
+class OpenAIBackend:
+    """POSTs to `{base_url}/chat/completions`; the key comes from an environment variable."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str = "https://api.openai.com/v1",
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_connections: int = 256,
+    ):
+        self.model_id = model
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + "/chat/completions"
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self._headers = {"Content-Type": "application/json"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_spec(cls, spec: BackendSpec) -> "OpenAIBackend":
+        if not spec.model:
+            raise ConfigError("the openai backend needs a model name: --model NAME or backend.model in the recipe")
+        base_url = spec.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"backend.base_url must start with http:// or https://, got {base_url!r}")
+        return cls(
+            model=spec.model,
+            base_url=base_url,
+            api_key=os.environ.get(spec.api_key_env) or None,
+            timeout=spec.timeout,
+            max_connections=int(spec.options.get("max_connections", 256)),
+        )
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAIBackend(model={self.model_id!r}, base_url={self.base_url!r})"
+
+    async def start(self) -> None:
+        """Open the connection pool and check the server answers at all."""
+        connector = aiohttp.TCPConnector(limit=self.max_connections, ttl_dns_cache=300)
+        self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout))
+        try:
+            async with self._session.get(self.base_url + "/models", headers=self._headers, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                if resp.status in (401, 403):
+                    raise ConfigError(f"{self.base_url} refused the API key (HTTP {resp.status}); check backend.api_key_env")
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError) as exc:
+            await self.close()
+            raise ConfigError(f"cannot reach the server at {self.base_url} (backend.base_url): {describe(exc)}") from None
+        except ConfigError:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def body(self, request: Request) -> bytes:
+        data: dict[str, Any] = {"model": request.model or self.model_id, "messages": list(request.messages)}
+        if request.temperature is not None:
+            data["temperature"] = request.temperature
+        if request.top_p is not None:
+            data["top_p"] = request.top_p
+        if request.max_tokens is not None:
+            data["max_tokens"] = request.max_tokens
+        if request.stop:
+            data["stop"] = list(request.stop)
+        if request.seed is not None:
+            data["seed"] = request.seed
+        data.update(request.extra)
+        return json.dumps(data).encode("utf-8")
+
+    async def complete(self, request: Request) -> Response:
+        if self._session is None:
+            raise RuntimeError("OpenAIBackend.start() was not awaited")
+        try:
+            async with self._session.post(self.url, data=self.body(request), headers=self._headers) as resp:
+                raw = await resp.read()
+                if resp.status != 200:
+                    raise status_error(resp.status, raw, resp.headers.get("Retry-After"))
+        except asyncio.TimeoutError:
+            raise Timeout(f"no answer within {self.timeout}s") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise Unreachable(describe(exc)) from None
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise ServerError(describe(exc)) from None
+        return parse_completion(raw)
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def status_error(status: int, raw: bytes, retry_after: str | None) -> Exception:
+    """Map an HTTP error status to the typed error the runner retries by."""
+    message = f"HTTP {status}: {raw[:300].decode('utf-8', 'replace')}"
+    if status == 429:
+        return RateLimited(message, retry_after=parse_retry_after(retry_after))
+    if status in (401, 403):
+        return AuthFailed(message)
+    if status == 408 or status >= 500:
+        return ServerError(message)
+    if any(word in message.lower() for word in CONTEXT_WORDS):
+        return ContextTooLong(message)
+    return BadRequest(message)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def parse_completion(raw: bytes) -> Response:
+    """A chat.completion body → Response; anything else is BadResponse."""
+    try:
+        data = json.loads(raw)
+        choice = data["choices"][0]
+        text = choice["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise BadResponse(f"not a chat completion: {raw[:200].decode('utf-8', 'replace')!r}") from None
+    if not isinstance(text, str):
+        raise BadResponse(f"message content is {type(text).__name__}, not text")
+    usage = data.get("usage") or {}
+    return Response(
+        text=text,
+        finish_reason=choice.get("finish_reason") or "stop",
+        usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
+        model=str(data.get("model") or ""),
+    )

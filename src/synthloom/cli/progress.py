@@ -1,0 +1,61 @@
+"""The live progress bar and the final summary line."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..runner import RunStats
+
+__all__ = ["ProgressBar", "summary_line"]
+
+
+class ProgressBar:
+    """A rich progress bar fed from RunStats: records/s, tokens/s, failures, ETA."""
+
+    def __init__(self, label: str, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:.1f} rec/s · {task.fields[tps]:,.0f} tok/s · {task.fields[bad]} failed"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            refresh_per_second=5,
+        )
+        self.task = self.progress.add_task(label, total=None, rate=0.0, tps=0.0, bad=0)
+
+    def __enter__(self) -> "ProgressBar":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, stats: RunStats) -> None:
+        elapsed = max(stats.elapsed, 1e-9)
+        tokens = stats.prompt_tokens + stats.completion_tokens
+        self.progress.update(
+            self.task,
+            total=stats.total,
+            completed=stats.already_done + stats.processed,
+            rate=stats.processed / elapsed,
+            tps=tokens / elapsed,
+            bad=stats.rejected + stats.failed,
+        )
+
+
+def summary_line(out: str, stats: RunStats, kept: int, rejected: int) -> str:
+    """One line for the end of a run."""
+    elapsed = max(stats.elapsed, 1e-9)
+    reasons = ", ".join(f"{k} {v}" for k, v in stats.reasons.most_common(4))
+    parts = [
+        f"{kept} kept, {rejected} rejected" + (f" ({reasons})" if reasons else ""),
+        f"{stats.processed} processed now in {stats.elapsed:.1f}s ({stats.processed / elapsed:.1f} rec/s)",
+        f"{stats.requests} requests sent, {stats.cached} from cache" + (f", {stats.retries} retries" if stats.retries else ""),
+        f"{stats.prompt_tokens:,} prompt + {stats.completion_tokens:,} completion tokens",
+    ]
+    return f"synthloom: {out}: " + " · ".join(parts)

@@ -1,0 +1,57 @@
+"""`synthloom run RECIPE -n N --out DIR`: generate (or resume) a dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..api import resolve_backend_spec, run
+from ..recipe import load_recipe
+from ..runner import RunOptions
+from .progress import ProgressBar, summary_line
+
+__all__ = ["add_parser", "handle"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="generate a dataset from a recipe (re-run to resume)",
+                       description="Generate records 0..N-1 of a recipe into --out. Re-running the same command resumes.")
+    p.add_argument("recipe", type=Path)
+    p.add_argument("-n", type=int, default=10, help="number of records to generate (default 10)")
+    p.add_argument("--out", type=Path, help="output directory (default runs/RECIPE_NAME)")
+    p.add_argument("--backend", dest="kind", help="embedded, openai, fake, or a plugin's name (default: the recipe's)")
+    p.add_argument("--model", help="GGUF path (embedded) or model name (openai)")
+    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument("--timeout", type=float, help="seconds per request (default 120)")
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+    p.add_argument("--sequential", action="store_true", help="one record at a time, no concurrency (for debugging)")
+    p.add_argument("--max-attempts", type=int, default=6, help="tries per request for transient errors (default 6)")
+    p.add_argument("--seed", type=int, help="override the recipe's seed")
+    p.add_argument("--dry-run", action="store_true", help="use the fake backend: no model, no cost")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    recipe = load_recipe(args.recipe)
+    if args.seed is not None:
+        recipe = recipe.model_copy(update={"seed": args.seed})
+    kind = "fake" if args.dry_run else args.kind
+    spec = resolve_backend_spec(recipe, kind=kind, model=args.model, base_url=args.base_url,
+                                api_key_env=args.api_key_env, timeout=args.timeout)
+    if args.concurrency < 1 or args.max_attempts < 1:
+        raise ConfigError("--concurrency and --max-attempts must be at least 1")
+    options = RunOptions(concurrency=args.concurrency, sequential=args.sequential, max_attempts=args.max_attempts)
+    out = args.out or Path("runs") / recipe.name
+    if args.quiet:
+        result = run(recipe, args.n, out, backend=spec, options=options)
+    else:
+        with ProgressBar(recipe.name) as bar:
+            result = run(recipe, args.n, out, backend=spec, options=options, on_progress=bar.update)
+    if result.recipe_changed:
+        print("synthloom: the recipe changed since the last run in this directory: records rebuilt, cached responses reused", file=sys.stderr)
+    print(summary_line(str(out), result.stats, result.kept, result.rejected))
+    return 0

@@ -1,0 +1,140 @@
+"""Compile a validated Recipe into a Pipeline: entity lists, samplers and stage objects.
+
+Everything that can be checked without a backend is checked here, before any request is sent:
+entity files, sampler fit, stage configs, template syntax, and that every template variable is
+a slot or the output of an earlier stage.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from .errors import RecipeError
+from .recipe.load import FieldProblem, problem_to_error, validation_error
+from .recipe.model import Recipe
+from .record import Record
+from .registry import Registry
+from .sampling import EntityList, Sampler, load_entities, make_sampler
+from .stages.base import Stage, StageContext
+from .templates import TemplateSyntaxProblem
+
+__all__ = ["Pipeline", "build_pipeline", "RESERVED"]
+
+RESERVED = frozenset({"id", "index"})
+
+
+@dataclass
+class Pipeline:
+    """A recipe made runnable: sample a record's slots, then pass it through the stages."""
+
+    recipe: Recipe
+    entities: dict[str, EntityList]
+    samplers: dict[str, Sampler]
+    stages: list[Stage]
+
+    def new_record(self, index: int) -> Record:
+        slots = {name: sampler.sample(index) for name, sampler in self.samplers.items()}
+        return Record(index=index, id=f"{self.recipe.name}-{index:06d}", slots=slots)
+
+    def fingerprint(self) -> str:
+        """Changes whenever anything that shapes the records changes (not n, not concurrency)."""
+        recipe = self.recipe.model_dump(mode="json", exclude={"backend", "description"})
+        entities = {name: [e.items, e.weights] for name, e in self.entities.items()}
+        blob = json.dumps([recipe, entities], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+    def columns(self) -> list[str]:
+        return ["id", *self.samplers, *(o for s in self.stages for o in s.outputs)]
+
+
+def build_pipeline(recipe: Recipe, registry: Registry) -> Pipeline:
+    """Resolve and check the whole recipe; raises RecipeError naming file, line and field."""
+    try:
+        entities = load_entities(recipe)
+        samplers = build_samplers(recipe, entities)
+        stages = build_stages(recipe, registry)
+        check_names(recipe, samplers, stages)
+    except FieldProblem as problem:
+        raise problem_to_error(problem, recipe) from None
+    return Pipeline(recipe, entities, samplers, stages)
+
+
+def build_samplers(recipe: Recipe, entities: dict[str, EntityList]) -> dict[str, Sampler]:
+    samplers: dict[str, Sampler] = {}
+    for name, spec in recipe.slot_specs().items():
+        if spec.source not in entities:
+            raise FieldProblem(("slots", name), f"uses entity list {spec.source!r}, which is not defined{suggest(spec.source, entities)}")
+        try:
+            samplers[name] = make_sampler(spec.sampler, entities[spec.source], recipe.seed, name, spec.k)
+        except ValueError as exc:
+            raise FieldProblem(("slots", name), str(exc)) from None
+    return samplers
+
+
+def build_stages(recipe: Recipe, registry: Registry) -> list[Stage]:
+    stages: list[Stage] = []
+    context = StageContext(seed=recipe.seed, params=recipe.params)
+    for i, spec in enumerate(recipe.stages):
+        raw = spec.model_dump(exclude_unset=False)
+        try:
+            cls = registry.stage_class(spec.kind)
+        except KeyError as exc:
+            raise FieldProblem(("stages", i, "kind"), exc.args[0]) from None
+        try:
+            config = cls.Config.model_validate(raw)
+        except ValidationError as exc:
+            raise stage_error(exc, recipe, cls.Config, i) from None
+        try:
+            stages.append(cls(config, context))
+        except TemplateSyntaxProblem as exc:
+            where = field_holding(raw, lambda value: value == getattr(exc, "source", None)) or "prompt"
+            line = f" (template line {exc.line})" if exc.line else ""
+            raise FieldProblem(("stages", i, where), f"template syntax error{line}: {exc}") from None
+    return stages
+
+
+def stage_error(exc: ValidationError, recipe: Recipe, model: type, index: int) -> RecipeError:
+    node = recipe.__dict__.get("_source_node")
+    path = recipe.__dict__.get("_source_path", "<recipe>")
+    return validation_error(exc, node, path, model=model, prefix=("stages", index))
+
+
+def check_names(recipe: Recipe, samplers: dict[str, Sampler], stages: list[Stage]) -> None:
+    """Slots and outputs share one namespace; templates may only read what exists before them."""
+    for slot in samplers:
+        if slot in RESERVED:
+            raise FieldProblem(("slots", slot), f"{slot!r} is reserved for the record itself")
+    available = set(samplers) | RESERVED
+    seen_stage_names: set[str] = set()
+    for i, stage in enumerate(stages):
+        if stage.name in seen_stage_names:
+            raise FieldProblem(("stages", i, "name"), f"two stages are named {stage.name!r}")
+        seen_stage_names.add(stage.name)
+        raw = recipe.stages[i].model_dump()
+        for var in sorted(stage.inputs - available):
+            where = field_holding(raw, lambda value: isinstance(value, str) and var in value) or "prompt"
+            later = [o for s in stages[i + 1 :] for o in s.outputs]
+            why = "a later stage" if var in later else "no slot or earlier stage"
+            raise FieldProblem(
+                ("stages", i, where),
+                f"template uses {{{{ {var} }}}}, which {why} defines{suggest(var, available)}",
+            )
+        for output in stage.outputs:
+            if output in available:
+                raise FieldProblem(("stages", i, "name"), f"output {output!r} would overwrite a slot or earlier output")
+            available.add(output)
+
+
+def field_holding(raw: dict[str, Any], test: Any) -> str | None:
+    return next((key for key, value in raw.items() if test(value)), None)
+
+
+def suggest(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (available: {', '.join(sorted(known))})"

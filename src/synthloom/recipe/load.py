@@ -1,0 +1,178 @@
+"""Load a YAML recipe into a validated Recipe, with errors that name file, line and field."""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import RecipeError
+from .model import Recipe
+
+__all__ = ["load_recipe", "parse_recipe", "FieldProblem", "format_loc"]
+
+
+class FieldProblem(Exception):
+    """A problem at a path inside the recipe (e.g. ('stages', 1, 'prompt')), line filled in later."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str, line_offset: int = 0):
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+        self.line_offset = line_offset
+
+
+def format_loc(loc: Iterable[Any]) -> str:
+    """('stages', 0, 'prompt') -> 'stages[0].prompt'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read, parse and validate a recipe file; raises RecipeError with file:line and field."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RecipeError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise RecipeError(str(path), "is a directory, not a recipe file") from None
+    except OSError as exc:
+        raise RecipeError(str(path), f"cannot read: {exc.strerror}") from None
+    if b"\x00" in data:
+        raise RecipeError(str(path), "is a binary file, not a YAML recipe")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(str(path), f"is not UTF-8 text (byte {exc.start})") from None
+    return parse_recipe(text, str(path), base_dir=path.resolve().parent)
+
+
+def parse_recipe(text: str, path: str = "<recipe>", base_dir: Path | None = None) -> Recipe:
+    """Parse recipe YAML text; `path` is only used in error messages."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecipeError(path, f"invalid YAML: {problem}", line=mark.line + 1 if mark else None) from None
+    if node is None or data is None:
+        raise RecipeError(path, "the recipe is empty")
+    if not isinstance(data, dict):
+        raise RecipeError(path, f"a recipe is a mapping of keys (name, entities, slots, stages), not a {yaml_type(data)}", line=1)
+    check_duplicate_keys(node, path)
+    if "base_dir" in data:
+        raise RecipeError(path, "base_dir is set from the recipe's location, not in the file", line=line_of(node, ("base_dir",)))
+    try:
+        recipe = Recipe.model_validate({**data, "base_dir": base_dir or Path.cwd()})
+    except ValidationError as exc:
+        raise validation_error(exc, node, path) from None
+    recipe.__dict__["_source_node"] = node
+    recipe.__dict__["_source_path"] = path
+    return recipe
+
+
+def yaml_type(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), type(value).__name__)
+
+
+def check_duplicate_keys(node: yaml.Node, path: str) -> None:
+    """PyYAML silently keeps the last of two equal keys; a recipe author never means that."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                raise RecipeError(path, f"key {key.value!r} appears twice", line=key.start_mark.line + 1)
+            seen.add(key.value)
+            check_duplicate_keys(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            check_duplicate_keys(item, path)
+
+
+def line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
+    """The 1-based line of the deepest node reachable along `loc`."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    child = value if not isinstance(value, yaml.ScalarNode) or value.value != "" else key
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
+
+
+def validation_error(
+    exc: ValidationError, node: yaml.Node | None, path: str, model: type[BaseModel] = Recipe, prefix: tuple[Any, ...] = ()
+) -> RecipeError:
+    """The first pydantic error as one line: file:line: field: message."""
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not is_union_tag(p))
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = unknown_key_message(model, loc)
+    elif err["type"] == "missing":
+        message = "is required"
+    elif message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return RecipeError(path, message, line=line_of(node, prefix + loc), field=format_loc(prefix + loc))
+
+
+def is_union_tag(part: Any) -> bool:
+    """pydantic puts the union member tried ('list[str]', 'EntityFile') into error locations."""
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part or part in {"str", "int", "float", "function-after"})
+
+
+def unknown_key_message(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    key = str(loc[-1]) if loc else "?"
+    known = sorted(known_keys(model, loc[:-1]))
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else (f" (known: {', '.join(known)})" if known else "")
+    return f"unknown key{hint}"
+
+
+def models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models that an annotation (possibly a union, list or dict) can hold."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        found += models_in(arg)
+    return found
+
+
+def known_keys(model: type[BaseModel], parent: tuple[Any, ...]) -> set[str]:
+    """The keys allowed at `parent` inside `model`, following fields through lists and dicts."""
+    candidates: list[type[BaseModel]] = [model]
+    for part in parent:
+        fields = {(f.alias or n): f for c in candidates for n, f in c.model_fields.items()}
+        if isinstance(part, str) and part in fields:
+            candidates = models_in(fields[part].annotation)
+        # otherwise a list index or a dict key: stay on the element models
+    return {(f.alias or n) for c in candidates for n, f in c.model_fields.items() if n != "base_dir"}
+
+
+def problem_to_error(problem: FieldProblem, recipe: Recipe) -> RecipeError:
+    """Turn a FieldProblem found after validation into a RecipeError with a line, if known."""
+    node = recipe.__dict__.get("_source_node")
+    path = recipe.__dict__.get("_source_path", "<recipe>")
+    line = line_of(node, problem.loc)
+    if line is not None and problem.line_offset:
+        line += problem.line_offset
+    return RecipeError(path, problem.message, line=line, field=format_loc(problem.loc))

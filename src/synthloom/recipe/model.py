@@ -1,0 +1,130 @@
+"""The recipe schema (pydantic). A YAML recipe maps 1:1 onto these models."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "Recipe",
+    "BackendSpec",
+    "GenerationParams",
+    "EntityFile",
+    "WeightedItems",
+    "SlotSpec",
+    "StageSpec",
+]
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def check_identifier(value: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid name (letters, digits, underscore; not starting with a digit)")
+    return value
+
+
+class GenerationParams(Strict):
+    """Sampling parameters for one stage; None leaves the backend's default."""
+
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int | None = Field(None, gt=0)
+    stop: list[str] = Field(default_factory=list)
+    seed: int | None = Field(None, description="fixed seed for every record; default: derived per record")
+    extra: dict[str, Any] = Field(default_factory=dict, description="passed to the backend as is")
+
+    def merged_over(self, defaults: "GenerationParams") -> "GenerationParams":
+        """These params, with unset fields taken from `defaults`."""
+        data = defaults.model_dump()
+        data.update(self.model_dump(exclude_unset=True))
+        return GenerationParams(**data)
+
+
+class BackendSpec(Strict):
+    """Which LLM to call. The API key is never stored here, only the env var that holds it."""
+
+    kind: str = "embedded"
+    model: str | None = Field(None, description="GGUF path (embedded) or model name (openai)")
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = Field(120.0, gt=0)
+    options: dict[str, Any] = Field(default_factory=dict, description="backend-specific settings")
+
+
+class EntityFile(Strict):
+    """An entity list read from a text file, one item per line (relative to the recipe)."""
+
+    file: str
+
+
+class WeightedItems(Strict):
+    """Items with relative weights, for the weighted sampler."""
+
+    weights: dict[str, float]
+
+    @field_validator("weights")
+    @classmethod
+    def positive(cls, weights: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, w in weights.items() if w <= 0]
+        if bad:
+            raise ValueError(f"weights must be > 0 (not for {', '.join(bad)})")
+        return weights
+
+
+EntitySpec = list[str] | EntityFile | WeightedItems
+
+
+class SlotSpec(Strict):
+    """How each record fills one slot from an entity list."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str = Field(alias="from")
+    sampler: Literal["uniform", "weighted", "coverage"] = "uniform"
+    k: int = Field(1, ge=1, description="number of distinct items; k > 1 gives a list")
+
+
+class StageSpec(BaseModel):
+    """The common part of every stage; each stage kind validates the rest itself."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = "generate"
+    name: str
+
+    _check_name = field_validator("name")(check_identifier)
+
+
+class Recipe(Strict):
+    """A whole recipe: entity lists, how slots sample them, stages, backend, seed."""
+
+    name: str
+    description: str = ""
+    seed: int = 0
+    backend: BackendSpec = Field(default_factory=BackendSpec)
+    params: GenerationParams = Field(default_factory=GenerationParams, description="defaults for every stage")
+    entities: dict[str, EntitySpec] = Field(default_factory=dict)
+    slots: dict[str, str | SlotSpec] = Field(default_factory=dict)
+    stages: list[StageSpec] = Field(min_length=1)
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True, description="where relative files are")
+
+    @field_validator("entities", "slots")
+    @classmethod
+    def names_are_identifiers(cls, mapping: dict[str, Any]) -> dict[str, Any]:
+        for key in mapping:
+            check_identifier(key)
+        return mapping
+
+    def slot_specs(self) -> dict[str, SlotSpec]:
+        """Slots with the `slot: list_name` shorthand expanded."""
+        return {
+            name: SlotSpec(source=spec) if isinstance(spec, str) else spec for name, spec in self.slots.items()
+        }

@@ -1,0 +1,39 @@
+"""The one thing stages exchange: a record, its sampled slots, generated fields and lineage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Record", "Rejected"]
+
+
+@dataclass
+class Record:
+    """A dataset row in the making.
+
+    `slots` are the sampled entity values (the labels of the dataset), `fields` what stages
+    generated, `lineage` one entry per LLM call (stage, template hash, model, params, usage).
+    """
+
+    index: int
+    id: str
+    slots: dict[str, Any]
+    fields: dict[str, Any] = field(default_factory=dict)
+    lineage: list[dict[str, Any]] = field(default_factory=list)
+
+    def variables(self) -> dict[str, Any]:
+        """What a template can see: slots, earlier outputs, and the record's id and index."""
+        return {"id": self.id, "index": self.index, **self.slots, **self.fields}
+
+    def row(self) -> dict[str, Any]:
+        """The dataset row: id, the sampled slots, the generated fields."""
+        return {"id": self.id, **self.slots, **self.fields}
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A stage's verdict that a record is unusable; `reason` is a short code for stats."""
+
+    reason: str
+    detail: str = ""

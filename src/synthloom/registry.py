@@ -1,0 +1,69 @@
+"""The one registration seam for backends and stages, built-ins included.
+
+Plugins are packages exposing an entry point in the `synthloom.plugins` group: a callable
+`register(registry)` that adds stages and backends, exactly as the built-ins do below.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+from .backends.base import Backend
+from .recipe.model import BackendSpec
+
+__all__ = ["Registry", "default_registry", "BackendFactory"]
+
+BackendFactory = Callable[[BackendSpec], Backend]
+
+
+class Registry:
+    """Names → stage classes and backend factories. Make one with `default_registry()`."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, type[Any]] = {}
+        self.backends: dict[str, BackendFactory] = {}
+
+    def add_stage(self, kind: str, stage_class: type[Any]) -> None:
+        """Register a stage class (it has a pydantic `Config` and `__init__(config, context)`)."""
+        self.stages[kind] = stage_class
+
+    def add_backend(self, kind: str, factory: BackendFactory) -> None:
+        """Register a backend factory: `factory(spec: BackendSpec) -> Backend`."""
+        self.backends[kind] = factory
+
+    def stage_class(self, kind: str) -> type[Any]:
+        try:
+            return self.stages[kind]
+        except KeyError:
+            raise KeyError(f"unknown stage kind {kind!r} (known: {', '.join(sorted(self.stages))})") from None
+
+    def make_backend(self, spec: BackendSpec) -> Backend:
+        try:
+            factory = self.backends[spec.kind]
+        except KeyError:
+            raise KeyError(f"unknown backend {spec.kind!r} (known: {', '.join(sorted(self.backends))})") from None
+        return factory(spec)
+
+
+def register_builtins(registry: Registry) -> None:
+    """The built-in stages and backends, registered through the same seam as plugins."""
+    from .backends.embedded import EmbeddedBackend
+    from .backends.fake import FakeBackend
+    from .backends.openai import OpenAIBackend
+    from .stages.generate import GenerateStage
+
+    registry.add_stage("generate", GenerateStage)
+    registry.add_backend("embedded", EmbeddedBackend.from_spec)
+    registry.add_backend("openai", OpenAIBackend.from_spec)
+    registry.add_backend("fake", FakeBackend.from_spec)
+
+
+def default_registry(plugins: bool = True) -> Registry:
+    """A fresh registry with the built-ins and, unless `plugins=False`, installed plugins."""
+    registry = Registry()
+    register_builtins(registry)
+    if plugins:
+        for entry in entry_points(group="synthloom.plugins"):
+            entry.load()(registry)
+    return registry

@@ -1,0 +1,207 @@
+"""The only place with concurrency, retries and backoff.
+
+Each record goes through the pipeline's stages in order. Every LLM call first looks in the
+store's request cache; a fresh response is written to the store before it is used, so a crash
+at any point costs at most the requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+from jinja2 import TemplateError
+
+from .backends.base import AuthFailed, Backend, BackendError, RateLimited, Request, Response
+from .pipeline import Pipeline
+from .record import Record, Rejected
+from .store import Store
+
+__all__ = ["Runner", "RunOptions", "RunStats", "backoff_delay"]
+
+
+@dataclass
+class RunOptions:
+    """How to drive the backend: parallelism, retries, backoff."""
+
+    concurrency: int = 8
+    sequential: bool = False
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    progress_interval: float = 0.2
+
+
+@dataclass
+class RunStats:
+    """Counters for the progress bar and the final summary."""
+
+    total: int = 0
+    already_done: int = 0
+    kept: int = 0
+    rejected: int = 0
+    failed: int = 0
+    requests: int = 0
+    cached: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def processed(self) -> int:
+        return self.kept + self.rejected + self.failed
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+
+def backoff_delay(attempt: int, error: BackendError, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter; a server's Retry-After is a floor."""
+    delay = rng.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        delay = max(delay, min(error.retry_after, cap * 4))
+    return delay
+
+
+class Runner:
+    """Drives records through a pipeline against one backend, writing everything to the store."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        backend: Backend,
+        store: Store,
+        options: RunOptions | None = None,
+        on_progress: Callable[[RunStats], None] | None = None,
+    ):
+        self.pipeline = pipeline
+        self.backend = backend
+        self.store = store
+        self.options = options or RunOptions()
+        self.on_progress = on_progress
+        self.stats = RunStats()
+        self.rng = random.Random()
+
+    async def run(self, indices: Iterable[int], total: int | None = None) -> RunStats:
+        todo = list(indices)
+        self.stats.total = total if total is not None else len(todo)
+        self.stats.already_done = self.stats.total - len(todo)
+        ticker = asyncio.create_task(self.tick()) if self.on_progress else None
+        try:
+            if self.options.sequential or self.options.concurrency <= 1:
+                for index in todo:
+                    await self.process(index)
+            else:
+                await self.run_concurrently(iter(todo))
+        finally:
+            self.stats.finished = time.monotonic()
+            if ticker:
+                ticker.cancel()
+            if self.on_progress:
+                self.on_progress(self.stats)
+        return self.stats
+
+    async def run_concurrently(self, todo: Iterator[int]) -> None:
+        """K workers pull record indices from one iterator; the first fatal error stops all."""
+        workers = [asyncio.create_task(self.work(todo)) for _ in range(self.options.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def work(self, todo: Iterator[int]) -> None:
+        for index in todo:
+            await self.process(index)
+
+    async def tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.progress_interval)
+            self.on_progress(self.stats)  # type: ignore[misc]
+
+    async def process(self, index: int) -> None:
+        """Run one record through every stage; store it, or its failure with the reason."""
+        record = self.pipeline.new_record(index)
+        for stage in self.pipeline.stages:
+            try:
+                request = dataclasses.replace(stage.render(record), model=self.backend.model_id)
+            except (TemplateError, ValueError) as exc:
+                self.fail(record, stage.name, "render_error", str(exc), transient=False)
+                return
+            key = request.cache_key()
+            try:
+                response, cached = await self.call(request, key)
+            except AuthFailed:
+                raise
+            except BackendError as exc:
+                self.fail(record, stage.name, exc.reason, str(exc), transient=exc.retryable)
+                return
+            record.lineage.append(lineage_entry(stage, request, key, response, cached))
+            result = stage.parse(response, record)
+            if isinstance(result, Rejected):
+                self.fail(record, stage.name, result.reason, result.detail, transient=False)
+                return
+            record.fields.update(result)
+        self.store.put_record(record)
+        self.stats.kept += 1
+
+    def fail(self, record: Record, stage: str, reason: str, detail: str, transient: bool) -> None:
+        self.store.put_failure(record, stage, reason, detail, transient)
+        self.stats.reasons[reason] += 1
+        if transient:
+            self.stats.failed += 1
+        else:
+            self.stats.rejected += 1
+
+    async def call(self, request: Request, key: str) -> tuple[Response, bool]:
+        """The cached response, or a fresh one (retried by error type), stored before use."""
+        cached = self.store.get_response(key)
+        if cached is not None:
+            self.stats.cached += 1
+            self.count_usage(cached)
+            return cached, True
+        attempt = 0
+        while True:
+            attempt += 1
+            self.stats.requests += 1
+            try:
+                response = await self.backend.complete(request)
+            except BackendError as exc:
+                if not exc.retryable or attempt >= self.options.max_attempts:
+                    raise
+                self.stats.retries += 1
+                await asyncio.sleep(backoff_delay(attempt, exc, self.options.backoff_base, self.options.backoff_max, self.rng))
+                continue
+            self.store.put_response(key, request.to_dict(), response)
+            self.count_usage(response)
+            return response, False
+
+    def count_usage(self, response: Response) -> None:
+        self.stats.prompt_tokens += response.usage.prompt_tokens
+        self.stats.completion_tokens += response.usage.completion_tokens
+
+
+def lineage_entry(stage: object, request: Request, key: str, response: Response, cached: bool) -> dict:
+    """What produced one field: stage, template hash, model, params, seed, usage."""
+    return {
+        "stage": getattr(stage, "name", "?"),
+        "template": getattr(stage, "fingerprint", ""),
+        "model": response.model or request.model,
+        "params": {"temperature": request.temperature, "top_p": request.top_p, "max_tokens": request.max_tokens,
+                   "stop": list(request.stop), **request.extra},
+        "seed": request.seed,
+        "usage": {"prompt_tokens": response.usage.prompt_tokens, "completion_tokens": response.usage.completion_tokens},
+        "finish_reason": response.finish_reason,
+        "request": key,
+        "cached": cached,
+    }

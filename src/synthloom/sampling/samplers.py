@@ -1,0 +1,111 @@
+"""Seeded samplers. Each is a pure function of (seed, slot, record index), so any record can be
+re-sampled on resume, or on another machine, and come out the same."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from functools import lru_cache
+from typing import Protocol
+
+from .sources import EntityList
+
+__all__ = ["Sampler", "UniformSampler", "WeightedSampler", "CoverageSampler", "make_sampler", "derive_seed"]
+
+
+def derive_seed(*parts: object) -> int:
+    """A stable 63-bit seed from any parts (independent of PYTHONHASHSEED)."""
+    digest = hashlib.blake2b(":".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+class Sampler(Protocol):
+    """Gives the slot value for record `index`: one item, or a list of k distinct items."""
+
+    def sample(self, index: int) -> str | list[str]: ...
+
+
+class UniformSampler:
+    """Each record draws independently and uniformly (k distinct items when k > 1)."""
+
+    def __init__(self, entity: EntityList, seed: int, slot: str, k: int = 1):
+        self.items = entity.items
+        self.key = f"{seed}:{slot}"
+        self.k = k
+
+    def sample(self, index: int) -> str | list[str]:
+        rng = random.Random(derive_seed(self.key, index))
+        if self.k == 1:
+            return self.items[rng.randrange(len(self.items))]
+        return rng.sample(self.items, self.k)
+
+
+class WeightedSampler:
+    """Draws proportionally to the list's weights (without replacement when k > 1)."""
+
+    def __init__(self, entity: EntityList, seed: int, slot: str, k: int = 1):
+        self.items = entity.items
+        self.weights = entity.weights or tuple(1.0 for _ in entity.items)
+        self.key = f"{seed}:{slot}"
+        self.k = k
+
+    def sample(self, index: int) -> str | list[str]:
+        rng = random.Random(derive_seed(self.key, index))
+        if self.k == 1:
+            return rng.choices(self.items, self.weights)[0]
+        items, weights, chosen = list(self.items), list(self.weights), []
+        for _ in range(self.k):
+            pick = rng.choices(range(len(items)), weights)[0]
+            chosen.append(items.pop(pick))
+            weights.pop(pick)
+        return chosen
+
+
+class CoverageSampler:
+    """Shuffled decks: every item is used once before any is used again.
+
+    Position p = index * k + j walks an endless sequence of decks; deck d is the list shuffled
+    with a seed of its own, so the value at any position is computed without the ones before it.
+    With k > 1 a record that straddles two decks could draw an item twice; the repeat is
+    replaced by the next unused item of the following deck.
+    """
+
+    def __init__(self, entity: EntityList, seed: int, slot: str, k: int = 1):
+        self.items = entity.items
+        self.key = f"{seed}:{slot}"
+        self.k = k
+        self.deck = lru_cache(maxsize=4)(self._deck)
+
+    def _deck(self, number: int) -> tuple[int, ...]:
+        order = list(range(len(self.items)))
+        random.Random(derive_seed(self.key, "deck", number)).shuffle(order)
+        return tuple(order)
+
+    def at(self, position: int) -> int:
+        n = len(self.items)
+        return self.deck(position // n)[position % n]
+
+    def sample(self, index: int) -> str | list[str]:
+        if self.k == 1:
+            return self.items[self.at(index)]
+        start = index * self.k
+        picked: list[int] = []
+        for position in range(start, start + self.k):
+            item = self.at(position)
+            if item in picked:
+                spare = self.deck(position // len(self.items) + 1)
+                item = next(i for i in spare if i not in picked)
+            picked.append(item)
+        return [self.items[i] for i in picked]
+
+
+SAMPLERS = {"uniform": UniformSampler, "weighted": WeightedSampler, "coverage": CoverageSampler}
+
+
+def make_sampler(kind: str, entity: EntityList, seed: int, slot: str, k: int = 1) -> Sampler:
+    """Build the sampler named `kind`; raises ValueError when it cannot fit the list."""
+    if k > len(entity.items):
+        raise ValueError(f"k={k} but list {entity.name!r} has only {len(entity.items)} items")
+    if kind == "coverage" and entity.weights and len(set(entity.weights)) > 1:
+        raise ValueError("the coverage sampler uses every item equally; use sampler: weighted for weights")
+    return SAMPLERS[kind](entity, seed, slot, k)

@@ -1,0 +1,56 @@
+"""Entity lists: inline, from a file (one item per line), or weighted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..recipe.load import FieldProblem
+from ..recipe.model import EntityFile, Recipe, WeightedItems
+
+__all__ = ["EntityList", "load_entities", "read_items"]
+
+
+@dataclass(frozen=True)
+class EntityList:
+    """A named list of items, optionally with relative weights."""
+
+    name: str
+    items: tuple[str, ...]
+    weights: tuple[float, ...] | None = None
+
+
+def read_items(path: Path) -> list[str]:
+    """One item per line; blank lines and lines starting with '#' are skipped."""
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise ValueError("is a binary file, not a text list")
+    text = data.decode("utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def load_entities(recipe: Recipe) -> dict[str, EntityList]:
+    """Resolve every entity list of the recipe; raises FieldProblem naming the list."""
+    lists: dict[str, EntityList] = {}
+    for name, spec in recipe.entities.items():
+        if isinstance(spec, EntityFile):
+            path = (recipe.base_dir / spec.file).resolve()
+            try:
+                items = read_items(path)
+            except FileNotFoundError:
+                raise FieldProblem(("entities", name, "file"), f"file not found: {path}") from None
+            except IsADirectoryError:
+                raise FieldProblem(("entities", name, "file"), f"is a directory: {path}") from None
+            except UnicodeDecodeError as exc:
+                raise FieldProblem(("entities", name, "file"), f"{path} is not UTF-8 text (byte {exc.start})") from None
+            except (ValueError, OSError) as exc:
+                raise FieldProblem(("entities", name, "file"), f"{path}: {exc}") from None
+            entity = EntityList(name, tuple(dict.fromkeys(items)))
+        elif isinstance(spec, WeightedItems):
+            entity = EntityList(name, tuple(spec.weights), tuple(spec.weights.values()))
+        else:
+            entity = EntityList(name, tuple(dict.fromkeys(str(item).strip() for item in spec if str(item).strip())))
+        if not entity.items:
+            raise FieldProblem(("entities", name), "the list is empty")
+        lists[name] = entity
+    return lists

@@ -1,0 +1,6 @@
+"""Stages: one file per generation technique."""
+
+from .base import ParseResult, Stage, StageContext
+from .generate import GenerateConfig, GenerateStage
+
+__all__ = ["Stage", "StageContext", "ParseResult", "GenerateStage", "GenerateConfig"]

@@ -1,0 +1,43 @@
+"""The Stage protocol: a pure `render(record) -> Request` and `parse(response, record)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
+
+from ..backends.base import Request, Response
+from ..record import Record, Rejected
+from ..recipe.model import GenerationParams
+
+__all__ = ["Stage", "StageContext", "ParseResult"]
+
+ParseResult = dict[str, Any] | Rejected
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a stage gets from the recipe besides its own config."""
+
+    seed: int = 0
+    params: GenerationParams = field(default_factory=GenerationParams)
+
+
+class Stage(Protocol):
+    """One LLM step of a record's pipeline.
+
+    `inputs` are the record variables its templates read (checked against slots and earlier
+    outputs before any request is sent), `outputs` the fields it adds, `fingerprint` a hash of
+    its templates for lineage. Neither method touches a backend, so both test without one.
+    """
+
+    Config: ClassVar[type[BaseModel]]
+    name: str
+    inputs: frozenset[str]
+    outputs: tuple[str, ...]
+    fingerprint: str
+
+    def render(self, record: Record) -> Request: ...
+
+    def parse(self, response: Response, record: Record) -> ParseResult: ...

@@ -1,0 +1,189 @@
+"""The run store: one SQLite file (WAL) per output directory.
+
+It holds the request cache (the exactly-once guarantee: a response is written the moment it
+arrives, and a re-run finds it instead of paying again), finished records with lineage, and
+failures with their reason. Schema changes go in MIGRATIONS, applied by PRAGMA user_version.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from .backends.base import Response
+from .errors import ConfigError
+from .record import Record
+
+__all__ = ["Store", "Failure", "RunLock", "MIGRATIONS"]
+
+MIGRATIONS = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE responses (
+        key TEXT PRIMARY KEY, request TEXT NOT NULL, response TEXT NOT NULL, created REAL NOT NULL);
+    CREATE TABLE records (
+        idx INTEGER PRIMARY KEY, id TEXT NOT NULL, row TEXT NOT NULL, lineage TEXT NOT NULL, created REAL NOT NULL);
+    CREATE TABLE failures (
+        idx INTEGER PRIMARY KEY, id TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL,
+        detail TEXT NOT NULL, transient INTEGER NOT NULL, row TEXT NOT NULL, created REAL NOT NULL);
+    """,
+]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Failure(dict):
+    """A failed record as written to rejected.jsonl: id, index, stage, reason, detail, row."""
+
+
+class Store:
+    """SQLite access for one run directory. Not shared between threads."""
+
+    FILENAME = "store.sqlite"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=10000")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{self.path}: not a usable synthloom store ({exc})") from None
+        self.transient = {row[0] for row in self.db.execute("SELECT idx FROM failures WHERE transient = 1")}
+
+    @classmethod
+    def open_dir(cls, directory: str | Path) -> "Store":
+        return cls(Path(directory) / cls.FILENAME)
+
+    def migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise ConfigError(f"{self.path} was written by a newer synthloom (schema {version})")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in filter(str.strip, script.split(";")):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # meta
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # request cache
+    def get_response(self, key: str) -> Response | None:
+        row = self.db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+        return Response.from_dict(json.loads(row[0])) if row else None
+
+    def put_response(self, key: str, request: dict[str, Any], response: Response) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO responses (key, request, response, created) VALUES (?, ?, ?, ?)",
+            (key, dumps(request), dumps(response.to_dict()), time.time()),
+        )
+
+    def count_responses(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    # records and failures
+    def finished_indices(self, n: int) -> set[int]:
+        """Records below n that need no more work: kept, or rejected for a lasting reason."""
+        done = {r[0] for r in self.db.execute("SELECT idx FROM records WHERE idx < ?", (n,))}
+        done |= {r[0] for r in self.db.execute("SELECT idx FROM failures WHERE idx < ? AND transient = 0", (n,))}
+        return done
+
+    def put_record(self, record: Record) -> None:
+        args = (record.index, record.id, dumps(record.row()), dumps(record.lineage), time.time())
+        if record.index in self.transient:
+            with self.transaction():
+                self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)", args)
+                self.db.execute("DELETE FROM failures WHERE idx = ?", (record.index,))
+            self.transient.discard(record.index)
+        else:
+            self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)", args)
+
+    def put_failure(self, record: Record, stage: str, reason: str, detail: str, transient: bool) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (record.index, record.id, stage, reason, detail, int(transient), dumps(record.row()), time.time()),
+        )
+        if transient:
+            self.transient.add(record.index)
+
+    def iter_rows(self, n: int) -> Iterator[dict[str, Any]]:
+        for (row,) in self.db.execute("SELECT row FROM records WHERE idx < ? ORDER BY idx", (n,)):
+            yield json.loads(row)
+
+    def iter_lineage(self, n: int) -> Iterator[dict[str, Any]]:
+        query = "SELECT id, row, lineage FROM records WHERE idx < ? ORDER BY idx"
+        for record_id, row, lineage in self.db.execute(query, (n,)):
+            yield {"id": record_id, "row": json.loads(row), "calls": json.loads(lineage)}
+
+    def iter_failures(self, n: int) -> Iterator[Failure]:
+        query = "SELECT idx, id, stage, reason, detail, transient, row FROM failures WHERE idx < ? ORDER BY idx"
+        for idx, record_id, stage, reason, detail, transient, row in self.db.execute(query, (n,)):
+            yield Failure(id=record_id, index=idx, stage=stage, reason=reason, detail=detail,
+                          transient=bool(transient), row=json.loads(row))
+
+    def counts(self, n: int) -> dict[str, int]:
+        kept = self.db.execute("SELECT COUNT(*) FROM records WHERE idx < ?", (n,)).fetchone()[0]
+        failed = self.db.execute("SELECT COUNT(*) FROM failures WHERE idx < ?", (n,)).fetchone()[0]
+        return {"kept": kept, "rejected": failed}
+
+    def clear_records(self) -> None:
+        """Forget records and failures (the recipe changed) but keep the paid-for responses."""
+        with self.transaction():
+            self.db.execute("DELETE FROM records")
+            self.db.execute("DELETE FROM failures")
+        self.transient.clear()
+
+
+class RunLock:
+    """An exclusive lock on an output directory, so two runs never write one store."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / ".lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> "RunLock":
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self.fd, 32).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            raise ConfigError(f"{self.path.parent} is in use by another synthloom run (pid {holder})") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, str(os.getpid()).encode())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
