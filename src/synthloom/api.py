@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__
-from .backends.base import Backend
-from .errors import ConfigError, RecipeError
+from .backends.base import AuthFailed, Backend
+from .errors import ConfigError
 from .export import write_jsonl, write_parquet
 from .pipeline import Pipeline, build_pipeline
-from .recipe.load import load_recipe
+from .recipe.load import FieldProblem, load_recipe, problem_to_error
 from .recipe.model import BackendSpec, Recipe
 from .registry import Registry, default_registry
 from .runner import Runner, RunOptions, RunStats
@@ -105,6 +105,9 @@ async def run_async(
                 await llm.start()
                 try:
                     await runner.run(todo, total=n)
+                except AuthFailed as exc:
+                    raise ConfigError(f"the server refused the API key from ${spec.api_key_env} ({exc}); "
+                                      "everything generated so far is saved") from None
                 finally:
                     await llm.close()
             else:
@@ -122,7 +125,7 @@ def make_backend(backend: BackendSpec | Backend, registry: Registry, recipe: Rec
     try:
         return registry.make_backend(backend), backend
     except KeyError as exc:
-        raise RecipeError(recipe.__dict__.get("_source_path", "<recipe>"), exc.args[0], field="backend.kind") from None
+        raise problem_to_error(FieldProblem(("backend", "kind"), exc.args[0]), recipe) from None
 
 
 def adopt_recipe(store: Store, pipeline: Pipeline) -> bool:

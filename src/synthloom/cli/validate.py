@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..pipeline import build_pipeline
-from ..recipe import load_recipe
+from ..recipe import FieldProblem, load_recipe, problem_to_error
 from ..registry import default_registry
 
 __all__ = ["add_parser", "handle"]
@@ -21,7 +21,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe)
-    pipeline = build_pipeline(recipe, default_registry())
+    registry = default_registry()
+    pipeline = build_pipeline(recipe, registry)
+    if recipe.backend.kind not in registry.backends:
+        known = ", ".join(sorted(registry.backends))
+        problem = FieldProblem(("backend", "kind"), f"unknown backend {recipe.backend.kind!r} (known: {known})")
+        raise problem_to_error(problem, recipe)
     lists = ", ".join(f"{name} ({len(e.items)})" for name, e in pipeline.entities.items()) or "none"
     stages = " → ".join(f"{s.name} [{', '.join(s.outputs)}]" for s in pipeline.stages)
     print(f"ok: {args.recipe}: recipe {recipe.name!r}")

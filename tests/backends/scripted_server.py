@@ -1,0 +1,63 @@
+"""A loopback OpenAI-compatible server whose answers a test scripts, run in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from aiohttp import web
+
+Answer = Callable[[dict], web.StreamResponse]
+
+
+def completion(text: str, finish_reason: str = "stop") -> web.Response:
+    body = {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": len(text.split())}, "model": "scripted"}
+    return web.json_response(body)
+
+
+@contextmanager
+def scripted_server(answer: Callable[[dict, int], web.StreamResponse]) -> Iterator[dict]:
+    """Serve `answer(body, call_number)` on 127.0.0.1; yields {'url': base_url, 'calls': [...]}."""
+    state: dict = {"calls": []}
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        state["calls"].append({"body": body, "auth": request.headers.get("Authorization")})
+        return answer(body, len(state["calls"]))
+
+    async def models(request: web.Request) -> web.Response:
+        return web.json_response({"data": [{"id": "scripted"}]})
+
+    async def serve() -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", chat)
+        app.router.add_get("/v1/models", models)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        state["url"] = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
+        state["runner"] = runner
+        ready.set()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(serve(), loop)
+    ready.wait(10)
+    try:
+        yield state
+    finally:
+        asyncio.run_coroutine_threadsafe(state["runner"].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+def json_error(status: int, message: str, headers: dict | None = None) -> web.Response:
+    return web.Response(status=status, text=json.dumps({"error": {"message": message}}),
+                        content_type="application/json", headers=headers)

@@ -1,0 +1,84 @@
+"""The openai backend against scripted misbehaviour: each becomes a retry or a recorded failure."""
+
+import json
+
+from aiohttp import web
+
+from synthloom.cli import main
+from tests.backends.scripted_server import completion, json_error, scripted_server
+from tests.conftest import SMALL_RECIPE
+
+ONE_STAGE = SMALL_RECIPE.split("  - name: title")[0]
+
+
+def run(recipe, out, url, *extra):
+    return main(["run", str(recipe), "-n", "4", "--out", str(out), "--backend", "openai", "--model", "m",
+                 "--base-url", url, "--quiet", "--concurrency", "2", *extra])
+
+
+def read(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_request_body_and_key(write_recipe, tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "sk-test-secret-value-123456")
+    recipe = write_recipe(ONE_STAGE + "backend: {kind: openai, api_key_env: MY_KEY}\n")
+    with scripted_server(lambda body, n: completion(f"story {n}")) as server:
+        assert run(recipe, tmp_path / "o", server["url"]) == 0
+    body = server["calls"][0]["body"]
+    assert body["model"] == "m" and body["temperature"] == 0.9 and body["max_tokens"] == 40
+    assert isinstance(body["seed"], int) and body["messages"][0]["role"] == "user"
+    assert server["calls"][0]["auth"] == "Bearer sk-test-secret-value-123456"
+    for path in (tmp_path / "o").iterdir():
+        if path.is_file():
+            assert b"sk-test-secret" not in path.read_bytes(), path
+
+
+def test_garbage_is_a_recorded_failure_not_a_crash(write_recipe, tmp_path, capsys):
+    def answer(body, n):
+        if "cat" in body["messages"][0]["content"]:
+            return web.Response(text="<html>oops</html>", content_type="text/html")
+        return completion("fine story")
+
+    with scripted_server(answer) as server:
+        code = run(write_recipe(ONE_STAGE), tmp_path / "o", server["url"], "--max-attempts", "2")
+    assert code == 0
+    rejected = read(tmp_path / "o" / "rejected.jsonl")
+    assert rejected and all(r["reason"] == "bad_response" and "oops" in r["detail"] for r in rejected)
+    assert all(r["row"]["noun"] == "cat" for r in rejected)
+    assert len(read(tmp_path / "o" / "dataset.jsonl")) == 4 - len(rejected)
+
+
+def test_transient_failures_are_retried_on_the_next_run(write_recipe, tmp_path):
+    recipe = write_recipe(ONE_STAGE)
+    with scripted_server(lambda body, n: json_error(503, "overloaded")) as server:
+        run(recipe, tmp_path / "o", server["url"], "--max-attempts", "1")
+    assert len(read(tmp_path / "o" / "rejected.jsonl")) == 4
+    with scripted_server(lambda body, n: completion("better now")) as server:
+        assert run(recipe, tmp_path / "o", server["url"]) == 0
+    assert len(read(tmp_path / "o" / "dataset.jsonl")) == 4
+    assert read(tmp_path / "o" / "rejected.jsonl") == []
+
+
+def test_429_with_retry_after_then_success(write_recipe, tmp_path):
+    def answer(body, n):
+        return json_error(429, "slow down", {"Retry-After": "0.2"}) if n <= 2 else completion("ok")
+
+    with scripted_server(answer) as server:
+        assert run(write_recipe(ONE_STAGE), tmp_path / "o", server["url"], "--sequential") == 0
+    summary = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert summary["kept"] == 4 and summary["this_run"]["retries"] == 2 and summary["this_run"]["seconds"] >= 0.4
+
+
+def test_context_too_long_is_not_retried(write_recipe, tmp_path):
+    with scripted_server(lambda body, n: json_error(400, "This model's maximum context length is 8 tokens")) as server:
+        run(write_recipe(ONE_STAGE), tmp_path / "o", server["url"])
+        assert len(server["calls"]) == 4
+    assert {r["reason"] for r in read(tmp_path / "o" / "rejected.jsonl")} == {"context_too_long"}
+
+
+def test_wrong_key_stops_the_run_with_exit_2(write_recipe, tmp_path, capsys):
+    with scripted_server(lambda body, n: json_error(401, "bad key")) as server:
+        code = run(write_recipe(ONE_STAGE), tmp_path / "o", server["url"])
+    assert code == 2
+    assert "HTTP 401" in capsys.readouterr().err
