@@ -11,7 +11,7 @@ from synthloom.store import MIGRATIONS, RunLock, Store
 def test_response_cache_roundtrip(tmp_path):
     store = Store.open_dir(tmp_path)
     assert store.get_response("k") is None
-    store.put_response("k", {"messages": []}, Response("hi", "length", Usage(3, 4), "m"))
+    store.put_response("k", "{}", Response("hi", "length", Usage(3, 4), "m"))
     store.close()
     again = Store.open_dir(tmp_path)
     cached = again.get_response("k")
@@ -55,7 +55,7 @@ def test_garbage_store_file_is_a_clear_error(tmp_path):
 
 def test_clear_records_keeps_responses(tmp_path):
     store = Store.open_dir(tmp_path)
-    store.put_response("k", {}, Response("x"))
+    store.put_response("k", "{}", Response("x"))
     store.put_record(Record(0, "r", {}))
     store.clear_records()
     assert store.counts(10) == {"kept": 0, "rejected": 0}

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from . import __version__
 from .backends.base import AuthFailed, Backend
 from .errors import ConfigError
-from .export import write_jsonl, write_parquet
+from .export import jsonl_to_parquet, write_jsonl, write_jsonl_lines
 from .pipeline import Pipeline, build_pipeline
 from .recipe.load import FieldProblem, load_recipe, problem_to_error
 from .recipe.model import BackendSpec, Recipe
@@ -67,9 +67,19 @@ def run(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coroutine)
+        return run_in_new_loop(coroutine)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+        return pool.submit(run_in_new_loop, coroutine).result()
+
+
+def run_in_new_loop(coroutine: Any) -> Any:
+    """asyncio.run on uvloop where it is installed (about 2x less loop overhead per request)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
 
 
 async def run_async(
@@ -88,8 +98,9 @@ async def run_async(
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     registry = registry or default_registry()
-    pipeline = build_pipeline(recipe, registry)
+    build_pipeline(recipe, registry)  # recipe errors first, before any backend setting
     llm, spec = make_backend(backend or recipe.backend, registry, recipe)
+    pipeline = build_pipeline(recipe, registry, model=llm.model_id)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -99,7 +110,8 @@ async def run_async(
         store = Store.open_dir(out)
         try:
             changed = adopt_recipe(store, pipeline)
-            todo = [i for i in range(n) if i not in store.finished_indices(n)]
+            finished = store.finished_indices(n)
+            todo = [i for i in range(n) if i not in finished]
             runner = Runner(pipeline, llm, store, options, on_progress)
             if todo:
                 await llm.start()
@@ -142,10 +154,10 @@ def adopt_recipe(store: Store, pipeline: Pipeline) -> bool:
 
 def export_run(store: Store, pipeline: Pipeline, out: Path, n: int, spec: BackendSpec, stats: RunStats) -> dict[str, int]:
     """Write dataset.jsonl/.parquet, rejected.jsonl, lineage.jsonl and run.json from the store."""
-    kept = write_jsonl(out / "dataset.jsonl", store.iter_rows(n))
-    write_parquet(out / "dataset.parquet", store.iter_rows(n))
+    kept = write_jsonl_lines(out / "dataset.jsonl", store.iter_row_texts(n))
+    jsonl_to_parquet(out / "dataset.jsonl", out / "dataset.parquet")
     rejected = write_jsonl(out / "rejected.jsonl", store.iter_failures(n))
-    write_jsonl(out / "lineage.jsonl", store.iter_lineage(n))
+    write_jsonl_lines(out / "lineage.jsonl", store.iter_lineage_texts(n))
     summary = {
         "synthloom": __version__,
         "python": platform.python_version(),

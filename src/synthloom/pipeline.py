@@ -53,12 +53,15 @@ class Pipeline:
         return ["id", *self.samplers, *(o for s in self.stages for o in s.outputs)]
 
 
-def build_pipeline(recipe: Recipe, registry: Registry) -> Pipeline:
-    """Resolve and check the whole recipe; raises RecipeError naming file, line and field."""
+def build_pipeline(recipe: Recipe, registry: Registry, model: str = "") -> Pipeline:
+    """Resolve and check the whole recipe; raises RecipeError naming file, line and field.
+
+    `model` is the backend's model id, which stages put in every request (and so in its key).
+    """
     try:
         entities = load_entities(recipe)
         samplers = build_samplers(recipe, entities)
-        stages = build_stages(recipe, registry)
+        stages = build_stages(recipe, registry, model)
         check_names(recipe, samplers, stages)
     except FieldProblem as problem:
         raise problem_to_error(problem, recipe) from None
@@ -77,9 +80,9 @@ def build_samplers(recipe: Recipe, entities: dict[str, EntityList]) -> dict[str,
     return samplers
 
 
-def build_stages(recipe: Recipe, registry: Registry) -> list[Stage]:
+def build_stages(recipe: Recipe, registry: Registry, model: str) -> list[Stage]:
     stages: list[Stage] = []
-    context = StageContext(seed=recipe.seed, params=recipe.params)
+    context = StageContext(seed=recipe.seed, params=recipe.params, model=model)
     for i, spec in enumerate(recipe.stages):
         raw = spec.model_dump(exclude_unset=False)
         try:

@@ -8,7 +8,6 @@ at any point costs at most the requests in flight.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import time
 from collections import Counter
@@ -111,14 +110,33 @@ class Runner:
         return self.stats
 
     async def run_concurrently(self, todo: Iterator[int]) -> None:
-        """K workers pull record indices from one iterator; the first fatal error stops all."""
-        workers = [asyncio.create_task(self.work(todo)) for _ in range(self.options.concurrency)]
+        """K workers pull record indices from one iterator; the first fatal error stops all.
+
+        Store writes are group-committed by one flusher task: everything written during one
+        turn of the event loop lands in one transaction on the next turn, so durability lags
+        by microseconds, not by a batch size.
+        """
+        wake = asyncio.Event()
+        self.store.deferred, self.store.on_write = True, wake.set
+        flusher = asyncio.create_task(self.flush_forever(wake))
+        workers = asyncio.gather(*(self.work(todo) for _ in range(self.options.concurrency)))
         try:
-            await asyncio.gather(*workers)
+            await asyncio.wait([workers, flusher], return_when=asyncio.FIRST_COMPLETED)
+            if flusher.done():
+                flusher.result()
+            await workers
         finally:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            for task in (workers, flusher):
+                task.cancel()
+            await asyncio.gather(workers, flusher, return_exceptions=True)
+            self.store.deferred, self.store.on_write = False, None
+            self.store.flush()
+
+    async def flush_forever(self, wake: asyncio.Event) -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            self.store.flush()
 
     async def work(self, todo: Iterator[int]) -> None:
         for index in todo:
@@ -134,13 +152,14 @@ class Runner:
         record = self.pipeline.new_record(index)
         for stage in self.pipeline.stages:
             try:
-                request = dataclasses.replace(stage.render(record), model=self.backend.model_id)
+                request = stage.render(record)
             except (TemplateError, ValueError) as exc:
                 self.fail(record, stage.name, "render_error", str(exc), transient=False)
                 return
-            key = request.cache_key()
+            canonical = request.canonical()
+            key = request.cache_key(canonical)
             try:
-                response, cached = await self.call(request, key)
+                response, cached = await self.call(request, key, canonical)
             except AuthFailed:
                 raise
             except BackendError as exc:
@@ -163,7 +182,7 @@ class Runner:
         else:
             self.stats.rejected += 1
 
-    async def call(self, request: Request, key: str) -> tuple[Response, bool]:
+    async def call(self, request: Request, key: str, canonical: str) -> tuple[Response, bool]:
         """The cached response, or a fresh one (retried by error type), stored before use."""
         cached = self.store.get_response(key)
         if cached is not None:
@@ -182,7 +201,7 @@ class Runner:
                 self.stats.retries += 1
                 await asyncio.sleep(backoff_delay(attempt, exc, self.options.backoff_base, self.options.backoff_max, self.rng))
                 continue
-            self.store.put_response(key, request.to_dict(), response)
+            self.store.put_response(key, canonical, response)
             self.count_usage(response)
             return response, False
 

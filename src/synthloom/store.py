@@ -8,13 +8,13 @@ failures with their reason. Schema changes go in MIGRATIONS, applied by PRAGMA u
 from __future__ import annotations
 
 import fcntl
-import json
+import orjson
 import os
 import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .backends.base import Response
 from .errors import ConfigError
@@ -37,7 +37,7 @@ MIGRATIONS = [
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(value).decode("utf-8")
 
 
 class Failure(dict):
@@ -60,6 +60,10 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a usable synthloom store ({exc})") from None
         self.transient = {row[0] for row in self.db.execute("SELECT idx FROM failures WHERE transient = 1")}
+        self.deferred = False
+        self.on_write: Callable[[], None] | None = None
+        self.pending: list[tuple[str, tuple]] = []
+        self.pending_responses: dict[str, str] = {}
 
     @classmethod
     def open_dir(cls, directory: str | Path) -> "Store":
@@ -86,7 +90,27 @@ class Store:
         self.db.execute("COMMIT")
 
     def close(self) -> None:
+        self.flush()
         self.db.close()
+
+    def write(self, sql: str, args: tuple) -> None:
+        """Execute now, or, in deferred mode, queue for the next group commit."""
+        if not self.deferred:
+            self.db.execute(sql, args)
+            return
+        self.pending.append((sql, args))
+        if len(self.pending) == 1 and self.on_write is not None:
+            self.on_write()
+
+    def flush(self) -> None:
+        """Commit every queued write in one transaction (group commit)."""
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        with self.transaction():
+            for sql, args in batch:
+                self.db.execute(sql, args)
+        self.pending_responses.clear()
 
     # meta
     def get_meta(self, key: str) -> str | None:
@@ -94,25 +118,32 @@ class Store:
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self.write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # request cache
     def get_response(self, key: str) -> Response | None:
-        row = self.db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
-        return Response.from_dict(json.loads(row[0])) if row else None
+        text = self.pending_responses.get(key)
+        if text is None:
+            row = self.db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+            text = row[0] if row else None
+        return Response.from_dict(orjson.loads(text)) if text is not None else None
 
-    def put_response(self, key: str, request: dict[str, Any], response: Response) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO responses (key, request, response, created) VALUES (?, ?, ?, ?)",
-            (key, dumps(request), dumps(response.to_dict()), time.time()),
-        )
+    def put_response(self, key: str, request_json: str, response: Response) -> None:
+        """Store a response with the canonical JSON of the request that produced it."""
+        text = dumps(response.to_dict())
+        if self.deferred:
+            self.pending_responses[key] = text
+        self.write("INSERT OR REPLACE INTO responses (key, request, response, created) VALUES (?, ?, ?, ?)",
+                   (key, request_json, text, time.time()))
 
     def count_responses(self) -> int:
+        self.flush()
         return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     # records and failures
     def finished_indices(self, n: int) -> set[int]:
         """Records below n that need no more work: kept, or rejected for a lasting reason."""
+        self.flush()
         done = {r[0] for r in self.db.execute("SELECT idx FROM records WHERE idx < ?", (n,))}
         done |= {r[0] for r in self.db.execute("SELECT idx FROM failures WHERE idx < ? AND transient = 0", (n,))}
         return done
@@ -120,15 +151,16 @@ class Store:
     def put_record(self, record: Record) -> None:
         args = (record.index, record.id, dumps(record.row()), dumps(record.lineage), time.time())
         if record.index in self.transient:
+            self.flush()
             with self.transaction():
                 self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)", args)
                 self.db.execute("DELETE FROM failures WHERE idx = ?", (record.index,))
             self.transient.discard(record.index)
         else:
-            self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)", args)
+            self.write("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)", args)
 
     def put_failure(self, record: Record, stage: str, reason: str, detail: str, transient: bool) -> None:
-        self.db.execute(
+        self.write(
             "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (record.index, record.id, stage, reason, detail, int(transient), dumps(record.row()), time.time()),
         )
@@ -136,27 +168,38 @@ class Store:
             self.transient.add(record.index)
 
     def iter_rows(self, n: int) -> Iterator[dict[str, Any]]:
-        for (row,) in self.db.execute("SELECT row FROM records WHERE idx < ? ORDER BY idx", (n,)):
-            yield json.loads(row)
+        for text in self.iter_row_texts(n):
+            yield orjson.loads(text)
 
-    def iter_lineage(self, n: int) -> Iterator[dict[str, Any]]:
+    def iter_row_texts(self, n: int) -> Iterator[str]:
+        """Rows as the JSON text they are stored as, in record order (no re-encoding)."""
+        self.flush()
+        for (row,) in self.db.execute("SELECT row FROM records WHERE idx < ? ORDER BY idx", (n,)):
+            yield row
+
+    def iter_lineage_texts(self, n: int) -> Iterator[str]:
+        """One JSON object per record: its id, row and the calls that made it."""
+        self.flush()
         query = "SELECT id, row, lineage FROM records WHERE idx < ? ORDER BY idx"
         for record_id, row, lineage in self.db.execute(query, (n,)):
-            yield {"id": record_id, "row": json.loads(row), "calls": json.loads(lineage)}
+            yield f'{{"id":{dumps(record_id)},"row":{row},"calls":{lineage}}}'
 
     def iter_failures(self, n: int) -> Iterator[Failure]:
+        self.flush()
         query = "SELECT idx, id, stage, reason, detail, transient, row FROM failures WHERE idx < ? ORDER BY idx"
         for idx, record_id, stage, reason, detail, transient, row in self.db.execute(query, (n,)):
             yield Failure(id=record_id, index=idx, stage=stage, reason=reason, detail=detail,
-                          transient=bool(transient), row=json.loads(row))
+                          transient=bool(transient), row=orjson.loads(row))
 
     def counts(self, n: int) -> dict[str, int]:
+        self.flush()
         kept = self.db.execute("SELECT COUNT(*) FROM records WHERE idx < ?", (n,)).fetchone()[0]
         failed = self.db.execute("SELECT COUNT(*) FROM failures WHERE idx < ?", (n,)).fetchone()[0]
         return {"kept": kept, "rejected": failed}
 
     def clear_records(self) -> None:
         """Forget records and failures (the recipe changed) but keep the paid-for responses."""
+        self.flush()
         with self.transaction():
             self.db.execute("DELETE FROM records")
             self.db.execute("DELETE FROM failures")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+import orjson
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
@@ -42,15 +42,24 @@ class Request:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, used for the cache key, the store and lineage."""
-        data = asdict(self)
-        data["messages"] = [dict(m) for m in self.messages]
-        data["stop"] = list(self.stop)
-        return data
+        return {
+            "messages": [dict(m) for m in self.messages],
+            "model": self.model,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "stop": list(self.stop),
+            "seed": self.seed,
+            "extra": self.extra,
+        }
 
-    def cache_key(self) -> str:
+    def canonical(self) -> str:
+        """The canonical JSON text of the request (sorted keys, no spaces)."""
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+    def cache_key(self, canonical: str | None = None) -> str:
         """Hash of the canonical request: model, messages, params, seed."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return hashlib.sha256((canonical or self.canonical()).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,11 @@ a zero-latency server, raw aiohttp near 9,000, and the tool must not be the bott
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from typing import Any
 
 import aiohttp
+import orjson
 
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
@@ -108,7 +108,7 @@ class OpenAIBackend:
         if request.seed is not None:
             data["seed"] = request.seed
         data.update(request.extra)
-        return json.dumps(data).encode("utf-8")
+        return orjson.dumps(data)
 
     async def complete(self, request: Request) -> Response:
         if self._session is None:
@@ -156,7 +156,7 @@ def parse_retry_after(value: str | None) -> float | None:
 def parse_completion(raw: bytes) -> Response:
     """A chat.completion body → Response; anything else is BadResponse."""
     try:
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         choice = data["choices"][0]
         text = choice["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):

@@ -3,7 +3,9 @@ re-sampled on resume, or on another machine, and come out the same."""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import random
 from functools import lru_cache
 from typing import Protocol
@@ -34,10 +36,9 @@ class UniformSampler:
         self.k = k
 
     def sample(self, index: int) -> str | list[str]:
-        rng = random.Random(derive_seed(self.key, index))
-        if self.k == 1:
-            return self.items[rng.randrange(len(self.items))]
-        return rng.sample(self.items, self.k)
+        if self.k == 1:  # a 63-bit hash modulo a list length: bias below 1e-12, no Random object
+            return self.items[derive_seed(self.key, index) % len(self.items)]
+        return random.Random(derive_seed(self.key, index)).sample(self.items, self.k)
 
 
 class WeightedSampler:
@@ -46,13 +47,15 @@ class WeightedSampler:
     def __init__(self, entity: EntityList, seed: int, slot: str, k: int = 1):
         self.items = entity.items
         self.weights = entity.weights or tuple(1.0 for _ in entity.items)
+        self.cumulative = list(itertools.accumulate(self.weights))
         self.key = f"{seed}:{slot}"
         self.k = k
 
     def sample(self, index: int) -> str | list[str]:
-        rng = random.Random(derive_seed(self.key, index))
         if self.k == 1:
-            return rng.choices(self.items, self.weights)[0]
+            point = derive_seed(self.key, index) / 2**63 * self.cumulative[-1]
+            return self.items[min(bisect.bisect_right(self.cumulative, point), len(self.items) - 1)]
+        rng = random.Random(derive_seed(self.key, index))
         items, weights, chosen = list(self.items), list(self.weights), []
         for _ in range(self.k):
             pick = rng.choices(range(len(items)), weights)[0]

@@ -22,6 +22,7 @@ class StageContext:
 
     seed: int = 0
     params: GenerationParams = field(default_factory=GenerationParams)
+    model: str = ""
 
 
 class Stage(Protocol):

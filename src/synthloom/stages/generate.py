@@ -48,6 +48,7 @@ class GenerateStage:
         self.system = PromptTemplate(config.system) if config.system else None
         self.params = config.params.merged_over(context.params)
         self.seed = context.seed
+        self.model = context.model
         self.outputs = (config.output or config.name,)
         self.inputs = self.prompt.variables | (self.system.variables if self.system else frozenset())
         sources = self.prompt.source + "\0" + (self.system.source if self.system else "")
@@ -67,6 +68,7 @@ class GenerateStage:
         p = self.params
         return Request(
             messages=messages,
+            model=self.model,
             temperature=p.temperature,
             top_p=p.top_p,
             max_tokens=p.max_tokens,
