@@ -35,7 +35,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
-	$(BIN)/synthloom run recipes/tinystories.yaml -n 8 --out runs/demo
+	$(BIN)/synthloom run recipes/tinystories.yaml -n 5 --out runs/demo
 	@echo "--- first record of runs/demo/dataset.jsonl:"
 	@head -n 1 runs/demo/dataset.jsonl
 

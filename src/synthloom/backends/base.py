@@ -39,6 +39,8 @@ class Request:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, used for the cache key, the store and lineage."""
@@ -51,6 +53,8 @@ class Request:
             "stop": list(self.stop),
             "seed": self.seed,
             "extra": self.extra,
+            "frequency_penalty": self.frequency_penalty,
+            "presence_penalty": self.presence_penalty,
         }
 
     def canonical(self) -> str:

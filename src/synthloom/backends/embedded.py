@@ -104,13 +104,18 @@ class EmbeddedBackend:
             kwargs["stop"] = list(request.stop)
         if request.seed is not None:
             kwargs["seed"] = request.seed
+        if request.frequency_penalty is not None:
+            kwargs["frequency_penalty"] = request.frequency_penalty
+        if request.presence_penalty is not None:
+            kwargs["presence_penalty"] = request.presence_penalty
         kwargs.update({k: v for k, v in request.extra.items() if k in LLAMA_EXTRA_KEYS})
         self._llama.reset()
         try:
             out = self._llama.create_chat_completion(messages=list(request.messages), **kwargs)
         except ValueError as exc:
-            if "context window" in str(exc):
-                raise ContextTooLong(str(exc)) from None
+            tokens = self.count_tokens(request)
+            if "context window" in str(exc) or tokens >= self.n_ctx:
+                raise ContextTooLong(f"prompt of about {tokens} tokens does not fit n_ctx={self.n_ctx}") from None
             raise BadResponse(str(exc)) from None
         choice = out["choices"][0]
         usage = out.get("usage") or {}
@@ -120,6 +125,11 @@ class EmbeddedBackend:
             usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
             model=self.model_id,
         )
+
+    def count_tokens(self, request: Request) -> int:
+        """Tokens of the messages' text (without the few the chat template adds)."""
+        text = "\n".join(m["content"] for m in request.messages)
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False))
 
 
 LLAMA_EXTRA_KEYS = {"top_k", "min_p", "typical_p", "repeat_penalty", "frequency_penalty", "presence_penalty", "response_format", "grammar"}

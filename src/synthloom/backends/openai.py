@@ -107,6 +107,10 @@ class OpenAIBackend:
             data["stop"] = list(request.stop)
         if request.seed is not None:
             data["seed"] = request.seed
+        if request.frequency_penalty is not None:
+            data["frequency_penalty"] = request.frequency_penalty
+        if request.presence_penalty is not None:
+            data["presence_penalty"] = request.presence_penalty
         data.update(request.extra)
         return orjson.dumps(data)
 

@@ -37,6 +37,8 @@ class GenerationParams(Strict):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int | None = Field(None, gt=0)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
     stop: list[str] = Field(default_factory=list)
     seed: int | None = Field(None, description="fixed seed for every record; default: derived per record")
     extra: dict[str, Any] = Field(default_factory=dict, description="passed to the backend as is")

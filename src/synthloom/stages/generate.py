@@ -75,6 +75,8 @@ class GenerateStage:
             stop=tuple(p.stop),
             seed=self.request_seed(record),
             extra=p.extra,
+            frequency_penalty=p.frequency_penalty,
+            presence_penalty=p.presence_penalty,
         )
 
     def parse(self, response: Response, record: Record) -> ParseResult:

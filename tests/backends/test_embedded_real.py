@@ -1,0 +1,65 @@
+"""The embedded backend with the real SmolLM2-135M model (a few short generations)."""
+
+import asyncio
+import json
+
+import pytest
+
+from synthloom.backends.base import ContextTooLong, Request
+from synthloom.backends.embedded import SMOLLM2_FILE, EmbeddedBackend
+from tests.backends.real_models import TINY_RECIPE
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_cli_run_on_embedded_model(write_recipe, tmp_path):
+    recipe, out = write_recipe(TINY_RECIPE), tmp_path / "o"
+    result = run_cli("run", recipe, "-n", "2", "--out", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
+    assert len(rows) == 2
+    for row in rows:
+        assert len(row["line"].split()) >= 3 and row["title"].strip()
+    calls = [json.loads(line)["calls"] for line in (out / "lineage.jsonl").read_text().splitlines()]
+    assert calls[0][0]["model"] == SMOLLM2_FILE
+    assert 0 < calls[0][0]["usage"]["completion_tokens"] <= 24
+    assert calls[0][1]["stage"] == "title" and calls[0][1]["usage"]["prompt_tokens"] > 10
+
+    again = run_cli("run", recipe, "-n", "2", "--out", out, "--quiet")
+    assert again.returncode == 0
+    assert json.loads((out / "run.json").read_text())["this_run"]["requests_sent"] == 0
+
+
+def test_same_seed_same_text_other_seed_other_text():
+    async def go():
+        backend = EmbeddedBackend()
+        await backend.start()
+        try:
+            messages = ({"role": "user", "content": "Write a sentence about a red kite."},)
+            make = lambda seed: Request(messages, temperature=1.0, max_tokens=20, seed=seed)  # noqa: E731
+            first = await backend.complete(make(1))
+            await backend.complete(make(2))
+            again = await backend.complete(make(1))
+            other = await backend.complete(make(99))
+            return first, again, other
+        finally:
+            await backend.close()
+
+    first, again, other = asyncio.run(go())
+    assert first.text and first.text == again.text
+    assert other.text != first.text
+    assert first.usage.completion_tokens > 0
+
+
+def test_prompt_longer_than_context_is_a_typed_error():
+    async def go():
+        backend = EmbeddedBackend(n_ctx=64)
+        await backend.start()
+        try:
+            await backend.complete(Request(({"role": "user", "content": "word " * 200},), max_tokens=8))
+        finally:
+            await backend.close()
+
+    with pytest.raises(ContextTooLong):
+        asyncio.run(go())
