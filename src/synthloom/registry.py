@@ -6,6 +6,7 @@ Plugins are packages exposing an entry point in the `synthloom.plugins` group: a
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import entry_points
 from typing import Any, Callable
 
@@ -46,17 +47,24 @@ class Registry:
         return factory(spec)
 
 
+def lazy_backend(module: str, class_name: str) -> BackendFactory:
+    """A factory that imports its backend on first use (aiohttp, llama_cpp are slow to import)."""
+
+    def factory(spec: BackendSpec) -> Backend:
+        backend_class = getattr(importlib.import_module(module, __package__), class_name)
+        return backend_class.from_spec(spec)
+
+    return factory
+
+
 def register_builtins(registry: Registry) -> None:
     """The built-in stages and backends, registered through the same seam as plugins."""
-    from .backends.embedded import EmbeddedBackend
-    from .backends.fake import FakeBackend
-    from .backends.openai import OpenAIBackend
     from .stages.generate import GenerateStage
 
     registry.add_stage("generate", GenerateStage)
-    registry.add_backend("embedded", EmbeddedBackend.from_spec)
-    registry.add_backend("openai", OpenAIBackend.from_spec)
-    registry.add_backend("fake", FakeBackend.from_spec)
+    registry.add_backend("embedded", lazy_backend(".backends.embedded", "EmbeddedBackend"))
+    registry.add_backend("openai", lazy_backend(".backends.openai", "OpenAIBackend"))
+    registry.add_backend("fake", lazy_backend(".backends.fake", "FakeBackend"))
 
 
 def default_registry(plugins: bool = True) -> Registry:
