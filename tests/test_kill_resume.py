@@ -59,3 +59,22 @@ def test_second_run_on_same_dir_is_refused(write_recipe, tmp_path):
     finally:
         first.kill()
         first.wait()
+
+
+def test_ctrl_c_exits_130_and_the_rerun_completes(write_recipe, tmp_path):
+    recipe, out = write_recipe(SLOW_RECIPE), tmp_path / "o"
+    proc = subprocess.Popen([SYNTHLOOM, "run", str(recipe), "-n", "300", "--concurrency", "2", "--quiet", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while stored(out, "records") < 20 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "re-run the same command to resume" in err
+    saved = stored(out, "records")
+    assert saved >= 20
+    rerun = run_cli("run", recipe, "-n", "300", "--quiet", "--out", out)
+    assert rerun.returncode == 0
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["kept"] == 300 and summary["this_run"]["records"] == 300 - saved

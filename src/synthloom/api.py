@@ -7,6 +7,7 @@ import concurrent.futures
 import json
 import os
 import platform
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -152,6 +153,16 @@ def adopt_recipe(store: Store, pipeline: Pipeline) -> bool:
     return changed
 
 
+def without_credentials(url: str | None) -> str | None:
+    """A URL as safe to write down: user:password@ and query strings (?key=...) removed."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def export_run(store: Store, pipeline: Pipeline, out: Path, n: int, spec: BackendSpec, stats: RunStats) -> dict[str, int]:
     """Write dataset.jsonl/.parquet, rejected.jsonl, lineage.jsonl and run.json from the store."""
     kept = write_jsonl_lines(out / "dataset.jsonl", store.iter_row_texts(n))
@@ -166,7 +177,7 @@ def export_run(store: Store, pipeline: Pipeline, out: Path, n: int, spec: Backen
         "n": n,
         "kept": kept,
         "rejected": rejected,
-        "backend": {"kind": spec.kind, "model": spec.model, "base_url": spec.base_url},
+        "backend": {"kind": spec.kind, "model": spec.model, "base_url": without_credentials(spec.base_url)},
         "this_run": {
             "records": stats.processed,
             "requests_sent": stats.requests,

@@ -29,7 +29,8 @@ def scripted_server(answer: Callable[[dict, int], web.StreamResponse]) -> Iterat
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.json()
         state["calls"].append({"body": body, "auth": request.headers.get("Authorization")})
-        return answer(body, len(state["calls"]))
+        result = answer(body, len(state["calls"]))
+        return await result if asyncio.iscoroutine(result) else result
 
     async def models(request: web.Request) -> web.Response:
         return web.json_response({"data": [{"id": "scripted"}]})

@@ -82,3 +82,25 @@ def test_wrong_key_stops_the_run_with_exit_2(write_recipe, tmp_path, capsys):
         code = run(write_recipe(ONE_STAGE), tmp_path / "o", server["url"])
     assert code == 2
     assert "HTTP 401" in capsys.readouterr().err
+
+
+def test_slow_server_hits_the_per_request_timeout(write_recipe, tmp_path):
+    import asyncio
+
+    async def answer(body, n):
+        await asyncio.sleep(2)
+        return completion("too late")
+
+    with scripted_server(answer) as server:
+        code = run(write_recipe(ONE_STAGE), tmp_path / "o", server["url"], "--timeout", "0.3", "--max-attempts", "1")
+    assert code == 0
+    assert {r["reason"] for r in read(tmp_path / "o" / "rejected.jsonl")} == {"timeout"}
+
+
+def test_credentials_in_base_url_are_not_written(write_recipe, tmp_path):
+    with scripted_server(lambda body, n: completion("ok")) as server:
+        url = server["url"].replace("http://", "http://user:hunter2secret@") + "?api_key=hunter2secret"
+        assert run(write_recipe(ONE_STAGE), tmp_path / "o", url) in (0, 2)
+    for path in (tmp_path / "o").iterdir():
+        if path.is_file():
+            assert b"hunter2secret" not in path.read_bytes(), path
