@@ -19,14 +19,14 @@ class ProgressBar:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:.1f} rec/s · {task.fields[tps]:,.0f} tok/s · {task.fields[bad]} failed"),
+            TextColumn("{task.fields[rate]} rec/s · {task.fields[tps]:,.0f} tok/s · {task.fields[bad]} failed"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=self.console,
             refresh_per_second=5,
         )
-        self.task = self.progress.add_task(label, total=None, rate=0.0, tps=0.0, bad=0)
+        self.task = self.progress.add_task(label, total=None, rate="0", tps=0.0, bad=0)
 
     def __enter__(self) -> "ProgressBar":
         self.progress.start()
@@ -42,10 +42,15 @@ class ProgressBar:
             self.task,
             total=stats.total,
             completed=stats.already_done + stats.processed,
-            rate=stats.processed / elapsed,
+            rate=format_rate(stats.processed / elapsed),
             tps=tokens / elapsed,
             bad=stats.rejected + stats.failed,
         )
+
+
+def format_rate(value: float) -> str:
+    """Three significant digits: 0.0213, 2.13, 2,130."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def summary_line(out: str, stats: RunStats, kept: int, rejected: int) -> str:
@@ -54,7 +59,7 @@ def summary_line(out: str, stats: RunStats, kept: int, rejected: int) -> str:
     reasons = ", ".join(f"{k} {v}" for k, v in stats.reasons.most_common(4))
     parts = [
         f"{kept} kept, {rejected} rejected" + (f" ({reasons})" if reasons else ""),
-        f"{stats.processed} processed now in {stats.elapsed:.1f}s ({stats.processed / elapsed:.1f} rec/s)",
+        f"{stats.processed} processed now in {stats.elapsed:.1f}s ({format_rate(stats.processed / elapsed)} rec/s)",
         f"{stats.requests} requests sent, {stats.cached} from cache" + (f", {stats.retries} retries" if stats.retries else ""),
         f"{stats.prompt_tokens:,} prompt + {stats.completion_tokens:,} completion tokens",
     ]
