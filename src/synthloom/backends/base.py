@@ -57,6 +57,21 @@ class Request:
             "presence_penalty": self.presence_penalty,
         }
 
+    def sampling_params(self) -> dict[str, Any]:
+        """The generation parameters that are set, with OpenAI names (stop as a list)."""
+        params = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "frequency_penalty": self.frequency_penalty,
+            "presence_penalty": self.presence_penalty,
+            "seed": self.seed,
+        }
+        params = {key: value for key, value in params.items() if value is not None}
+        if self.stop:
+            params["stop"] = list(self.stop)
+        return params
+
     def canonical(self) -> str:
         """The canonical JSON text of the request (sorted keys, no spaces)."""
         return orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS).decode("utf-8")

@@ -122,19 +122,7 @@ class EmbeddedBackend:
     def complete_sync(self, request: Request) -> Response:
         """One completion. The KV cache is reset first so the output depends only on the
         prompt and seed: reusing a cached prefix changes the floats, and so the sample."""
-        kwargs: dict[str, Any] = {"max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
-        if request.temperature is not None:
-            kwargs["temperature"] = request.temperature
-        if request.top_p is not None:
-            kwargs["top_p"] = request.top_p
-        if request.stop:
-            kwargs["stop"] = list(request.stop)
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
-        if request.frequency_penalty is not None:
-            kwargs["frequency_penalty"] = request.frequency_penalty
-        if request.presence_penalty is not None:
-            kwargs["presence_penalty"] = request.presence_penalty
+        kwargs: dict[str, Any] = {"max_tokens": DEFAULT_MAX_TOKENS, **request.sampling_params()}
         kwargs.update({k: v for k, v in request.extra.items() if k in LLAMA_EXTRA_KEYS})
         self.rewind_to_preamble(request)
         try:

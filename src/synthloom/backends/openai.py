@@ -97,20 +97,7 @@ class OpenAIBackend:
 
     def body(self, request: Request) -> bytes:
         data: dict[str, Any] = {"model": request.model or self.model_id, "messages": list(request.messages)}
-        if request.temperature is not None:
-            data["temperature"] = request.temperature
-        if request.top_p is not None:
-            data["top_p"] = request.top_p
-        if request.max_tokens is not None:
-            data["max_tokens"] = request.max_tokens
-        if request.stop:
-            data["stop"] = list(request.stop)
-        if request.seed is not None:
-            data["seed"] = request.seed
-        if request.frequency_penalty is not None:
-            data["frequency_penalty"] = request.frequency_penalty
-        if request.presence_penalty is not None:
-            data["presence_penalty"] = request.presence_penalty
+        data.update(request.sampling_params())
         data.update(request.extra)
         return orjson.dumps(data)
 
