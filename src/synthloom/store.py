@@ -136,6 +136,12 @@ class Store:
         self.write("INSERT OR REPLACE INTO responses (key, request, response, created) VALUES (?, ?, ?, ?)",
                    (key, request_json, text, time.time()))
 
+    def get_request(self, key: str) -> dict[str, Any] | None:
+        """The canonical request stored with a response (its messages are the exact prompt)."""
+        self.flush()
+        row = self.db.execute("SELECT request FROM responses WHERE key = ?", (key,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
     def count_responses(self) -> int:
         self.flush()
         return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
