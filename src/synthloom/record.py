@@ -14,6 +14,8 @@ class Record:
 
     `slots` are the sampled entity values (the labels of the dataset), `fields` what stages
     generated, `lineage` one entry per LLM call (stage, template hash, model, params, usage).
+    `state` is scratch space for stages that make several calls (a conversation's turns so
+    far); it is rebuilt on resume from cached responses and never exported.
     """
 
     index: int
@@ -21,6 +23,7 @@ class Record:
     slots: dict[str, Any]
     fields: dict[str, Any] = field(default_factory=dict)
     lineage: list[dict[str, Any]] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
 
     def variables(self) -> dict[str, Any]:
         """What a template can see: slots, earlier outputs, and the record's id and index."""

@@ -19,6 +19,7 @@ from jinja2 import TemplateError
 from .backends.base import AuthFailed, Backend, BackendError, RateLimited, Request, Response
 from .pipeline import Pipeline
 from .record import Record, Rejected
+from .stages.base import Stage
 from .store import Store
 
 __all__ = ["Runner", "RunOptions", "RunStats", "backoff_delay"]
@@ -34,6 +35,7 @@ class RunOptions:
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     progress_interval: float = 0.2
+    max_calls_per_stage: int = 64
 
 
 @dataclass
@@ -152,27 +154,35 @@ class Runner:
         record = self.pipeline.new_record(index)
         for stage in self.pipeline.stages:
             try:
-                request = stage.render(record)
+                result = await self.run_stage(stage, record)
             except (TemplateError, ValueError) as exc:
                 self.fail(record, stage.name, "render_error", str(exc), transient=False)
                 return
-            canonical = request.canonical()
-            key = request.cache_key(canonical)
-            try:
-                response, cached = await self.call(request, key, canonical)
             except AuthFailed:
                 raise
             except BackendError as exc:
                 self.fail(record, stage.name, exc.reason, str(exc), transient=exc.retryable)
                 return
-            record.lineage.append(lineage_entry(stage, request, key, response, cached))
-            result = stage.parse(response, record)
             if isinstance(result, Rejected):
                 self.fail(record, stage.name, result.reason, result.detail, transient=False)
                 return
             record.fields.update(result)
         self.store.put_record(record)
         self.stats.kept += 1
+
+    async def run_stage(self, stage: Stage, record: Record) -> dict | Rejected:
+        """Render, call, parse; repeat while parse asks for a follow-up request."""
+        request = stage.render(record)
+        for _ in range(self.options.max_calls_per_stage):
+            canonical = request.canonical()
+            key = request.cache_key(canonical)
+            response, cached = await self.call(request, key, canonical)
+            record.lineage.append(lineage_entry(stage, request, key, response, cached))
+            result = stage.parse(response, record)
+            if not isinstance(result, Request):
+                return result
+            request = result
+        return Rejected("too_many_calls", f"stage {stage.name} asked for more than {self.options.max_calls_per_stage} calls")
 
     def fail(self, record: Record, stage: str, reason: str, detail: str, transient: bool) -> None:
         self.store.put_failure(record, stage, reason, detail, transient)

@@ -63,3 +63,15 @@ def test_prompt_longer_than_context_is_a_typed_error():
 
     with pytest.raises(ContextTooLong):
         asyncio.run(go())
+
+
+def test_conversation_on_embedded_model(tmp_path):
+    recipe = tmp_path / "conv.yaml"
+    text = open("recipes/conversation.yaml").read().replace("turns: 6\n    min_turns: 4", "turns: 3\n    min_turns: 2")
+    recipe.write_text(text.replace("max_tokens: 120", "max_tokens: 30"))
+    result = run_cli("run", recipe, "-n", "1", "--out", tmp_path / "o", "--quiet")
+    assert result.returncode == 0, result.stderr
+    row = json.loads((tmp_path / "o" / "dataset.jsonl").read_text())
+    roles = [m["role"] for m in row["messages"]]
+    assert roles[:2] == ["user", "assistant"] and 2 <= len(roles) <= 3
+    assert all(len(m["content"].split()) >= 2 for m in row["messages"])

@@ -41,6 +41,7 @@ class Request:
     extra: dict[str, Any] = field(default_factory=dict)
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
+    response_format: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, used for the cache key, the store and lineage."""
@@ -55,6 +56,7 @@ class Request:
             "extra": self.extra,
             "frequency_penalty": self.frequency_penalty,
             "presence_penalty": self.presence_penalty,
+            "response_format": self.response_format,
         }
 
     def sampling_params(self) -> dict[str, Any]:

@@ -123,6 +123,9 @@ class EmbeddedBackend:
         """One completion. The KV cache is reset first so the output depends only on the
         prompt and seed: reusing a cached prefix changes the floats, and so the sample."""
         kwargs: dict[str, Any] = {"max_tokens": DEFAULT_MAX_TOKENS, **request.sampling_params()}
+        schema = json_schema_of(request.response_format)
+        if schema is not None:  # llama.cpp turns the schema into a grammar: output always parses
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
         kwargs.update({k: v for k, v in request.extra.items() if k in LLAMA_EXTRA_KEYS})
         self.rewind_to_preamble(request)
         try:
@@ -173,6 +176,17 @@ class EmbeddedBackend:
         """Tokens of the messages' text (without the few the chat template adds)."""
         text = "\n".join(m["content"] for m in request.messages)
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False))
+
+
+def json_schema_of(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The JSON Schema inside an OpenAI-style response_format, if there is one."""
+    if not response_format:
+        return None
+    if response_format.get("type") == "json_schema":
+        return response_format.get("json_schema", {}).get("schema") or {}
+    if response_format.get("type") == "json_object":
+        return response_format.get("schema") or {}
+    return None
 
 
 def chat_formatter(llama: Any) -> Any:

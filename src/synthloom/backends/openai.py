@@ -98,6 +98,8 @@ class OpenAIBackend:
     def body(self, request: Request) -> bytes:
         data: dict[str, Any] = {"model": request.model or self.model_id, "messages": list(request.messages)}
         data.update(request.sampling_params())
+        if request.response_format is not None:
+            data["response_format"] = request.response_format
         data.update(request.extra)
         return orjson.dumps(data)
 

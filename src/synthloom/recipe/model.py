@@ -81,7 +81,10 @@ class WeightedItems(Strict):
         return weights
 
 
-EntitySpec = list[str] | EntityFile | WeightedItems
+EntityItem = str | dict[str, str]
+"""An entity is text, or a mapping of texts used as {{ slot.key }} (e.g. a pair of roles)."""
+
+EntitySpec = list[EntityItem] | EntityFile | WeightedItems
 
 
 class SlotSpec(Strict):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from ..recipe.load import FieldProblem
@@ -16,7 +18,7 @@ class EntityList:
     """A named list of items, optionally with relative weights."""
 
     name: str
-    items: tuple[str, ...]
+    items: tuple[Any, ...]
     weights: tuple[float, ...] | None = None
 
 
@@ -27,6 +29,19 @@ def read_items(path: Path) -> list[str]:
         raise ValueError("is a binary file, not a text list")
     text = data.decode("utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def clean(item: Any) -> Any:
+    return {str(k): str(v).strip() for k, v in item.items()} if isinstance(item, dict) else str(item).strip()
+
+
+def unique(items: Any) -> tuple[Any, ...]:
+    """Drop empty and repeated items, keeping the first of each (mappings compared by content)."""
+    seen: dict[str, Any] = {}
+    for item in items:
+        if item:
+            seen.setdefault(json.dumps(item, sort_keys=True), item)
+    return tuple(seen.values())
 
 
 def load_entities(recipe: Recipe) -> dict[str, EntityList]:
@@ -45,11 +60,11 @@ def load_entities(recipe: Recipe) -> dict[str, EntityList]:
                 raise FieldProblem(("entities", name, "file"), f"{path} is not UTF-8 text (byte {exc.start})") from None
             except (ValueError, OSError) as exc:
                 raise FieldProblem(("entities", name, "file"), f"{path}: {exc}") from None
-            entity = EntityList(name, tuple(dict.fromkeys(items)))
+            entity = EntityList(name, unique(items))
         elif isinstance(spec, WeightedItems):
             entity = EntityList(name, tuple(spec.weights), tuple(spec.weights.values()))
         else:
-            entity = EntityList(name, tuple(dict.fromkeys(str(item).strip() for item in spec if str(item).strip())))
+            entity = EntityList(name, unique(clean(item) for item in spec))
         if not entity.items:
             raise FieldProblem(("entities", name), "the list is empty")
         lists[name] = entity

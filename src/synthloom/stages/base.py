@@ -13,7 +13,9 @@ from ..recipe.model import GenerationParams
 
 __all__ = ["Stage", "StageContext", "ParseResult"]
 
-ParseResult = dict[str, Any] | Rejected
+ParseResult = dict[str, Any] | Rejected | Request
+"""What parse gives back: the fields to add, a rejection, or the next request to send
+(a follow-up: the runner sends it and calls parse again with its response)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class Stage(Protocol):
     `inputs` are the record variables its templates read (checked against slots and earlier
     outputs before any request is sent), `outputs` the fields it adds, `fingerprint` a hash of
     its templates for lineage. Neither method touches a backend, so both test without one.
+    A stage that needs several calls (turns of a conversation, a repair of invalid JSON)
+    returns the next Request from `parse`, keeping its progress in `record.state`.
     """
 
     Config: ClassVar[type[BaseModel]]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..backends.base import Request, Response
+from ..backends.base import Message, Request, Response
 from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
-from ..sampling import derive_seed
 from ..templates import PromptTemplate
 from .base import ParseResult, StageContext
+from .common import RequestMaker, fingerprint_of
 
 __all__ = ["GenerateStage", "GenerateConfig"]
 
@@ -46,38 +44,20 @@ class GenerateStage:
         self.name = config.name
         self.prompt = PromptTemplate(config.prompt)
         self.system = PromptTemplate(config.system) if config.system else None
-        self.params = config.params.merged_over(context.params)
-        self.seed = context.seed
-        self.model = context.model
+        self.maker = RequestMaker.for_stage(config.name, config.params, context)
         self.outputs = (config.output or config.name,)
         self.inputs = self.prompt.variables | (self.system.variables if self.system else frozenset())
-        sources = self.prompt.source + "\0" + (self.system.source if self.system else "")
-        self.fingerprint = hashlib.sha256(sources.encode("utf-8")).hexdigest()[:16]
+        self.fingerprint = fingerprint_of(config.prompt, config.system)
 
-    def request_seed(self, record: Record) -> int:
-        """The recipe's fixed seed, or one derived from (recipe seed, record, stage)."""
-        if self.params.seed is not None:
-            return self.params.seed
-        return derive_seed(self.seed, record.index, self.name) % 2**31
+    def messages(self, record: Record) -> list[Message]:
+        values = record.variables()
+        messages = [{"role": "user", "content": self.prompt.render(values)}]
+        if self.system:
+            messages.insert(0, {"role": "system", "content": self.system.render(values)})
+        return messages
 
     def render(self, record: Record) -> Request:
-        values = record.variables()
-        messages = ({"role": "user", "content": self.prompt.render(values)},)
-        if self.system:
-            messages = ({"role": "system", "content": self.system.render(values)},) + messages
-        p = self.params
-        return Request(
-            messages=messages,
-            model=self.model,
-            temperature=p.temperature,
-            top_p=p.top_p,
-            max_tokens=p.max_tokens,
-            stop=tuple(p.stop),
-            seed=self.request_seed(record),
-            extra=p.extra,
-            frequency_penalty=p.frequency_penalty,
-            presence_penalty=p.presence_penalty,
-        )
+        return self.maker.request(self.messages(record), record)
 
     def parse(self, response: Response, record: Record) -> ParseResult:
         text = response.text.strip()
