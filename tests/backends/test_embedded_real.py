@@ -75,3 +75,16 @@ def test_conversation_on_embedded_model(tmp_path):
     roles = [m["role"] for m in row["messages"]]
     assert roles[:2] == ["user", "assistant"] and 2 <= len(roles) <= 3
     assert all(len(m["content"].split()) >= 2 for m in row["messages"])
+
+
+def test_structured_output_on_embedded_is_always_schema_valid(tmp_path):
+    import jsonschema
+    import yaml
+
+    recipe = yaml.safe_load(open("recipes/structured.yaml"))
+    result = run_cli("run", "recipes/structured.yaml", "-n", "5", "--out", tmp_path / "o", "--quiet")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert summary["kept"] == 5 and summary["this_run"]["requests_sent"] == 5, "a reply needed a repair"
+    for line in (tmp_path / "o" / "dataset.jsonl").read_text().splitlines():
+        jsonschema.validate(json.loads(line)["quiz"], recipe["stages"][0]["schema"])

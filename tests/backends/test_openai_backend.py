@@ -104,3 +104,43 @@ def test_credentials_in_base_url_are_not_written(write_recipe, tmp_path):
     for path in (tmp_path / "o").iterdir():
         if path.is_file():
             assert b"hunter2secret" not in path.read_bytes(), path
+
+
+STRUCTURED = """\
+name: s
+entities: {topics: [rain, snow]}
+slots: {topic: topics}
+stages:
+  - name: quiz
+    prompt: "Ask about {{ topic }}"
+    schema: {type: object, properties: {q: {type: string}}, required: [q]}
+    repairs: 1
+"""
+
+
+def test_response_format_steps_down_to_what_the_server_takes(write_recipe, tmp_path):
+    def answer(body, n):
+        kind = (body.get("response_format") or {}).get("type")
+        if kind == "json_schema":
+            return json_error(422, "response_format type json_schema not supported")
+        return completion('{"q": "why?"}' if kind == "json_object" else "no")
+
+    with scripted_server(answer) as server:
+        assert run(write_recipe(STRUCTURED), tmp_path / "o", server["url"], "--sequential") == 0
+    kinds = [(c["body"].get("response_format") or {}).get("type") for c in server["calls"]]
+    assert kinds == ["json_schema", "json_object", "json_object", "json_object", "json_object"]
+    assert [r["quiz"] for r in read(tmp_path / "o" / "dataset.jsonl")] == [{"q": "why?"}] * 4
+
+
+def test_without_response_format_the_reply_is_validated_and_repaired(write_recipe, tmp_path):
+    def answer(body, n):
+        if "response_format" in body:
+            return json_error(400, "unknown field response_format")
+        repairing = body["messages"][-1]["content"].startswith("That reply is not valid")
+        return completion('{"q": "fixed"}' if repairing else "Sure! Here is a question: why?")
+
+    with scripted_server(answer) as server:
+        assert run(write_recipe(STRUCTURED), tmp_path / "o", server["url"], "--sequential") == 0
+    rows = read(tmp_path / "o" / "dataset.jsonl")
+    assert [r["quiz"] for r in rows] == [{"q": "fixed"}] * 4
+    assert json.loads((tmp_path / "o" / "run.json").read_text())["kept"] == 4

@@ -28,6 +28,7 @@ CASES = {
     "no_stages": ("name: x\nstages: []\n", ["stages", "at least 1"]),
     "unknown_stage_kind": (SMALL_RECIPE.replace("  - name: title", "  - kind: magic\n    name: title"), ["stages[1].kind", "unknown stage kind 'magic'"]),
     "k_too_large": (SMALL_RECIPE.replace("k: 2", "k: 9"), ["slots.features", "k=9"]),
+    "bad_schema": (SMALL_RECIPE.replace("    params: {max_tokens: 12}", "    schema: {type: nonsense}"), ["stages[1].schema", "not a valid JSON Schema"]),
     "reserved_slot": (SMALL_RECIPE.replace("  verb: verbs", "  id: verbs"), ["slots.id", "reserved"]),
 }
 

@@ -125,7 +125,7 @@ class EmbeddedBackend:
         kwargs: dict[str, Any] = {"max_tokens": DEFAULT_MAX_TOKENS, **request.sampling_params()}
         schema = json_schema_of(request.response_format)
         if schema is not None:  # llama.cpp turns the schema into a grammar: output always parses
-            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            kwargs["response_format"] = {"type": "json_object", "schema": grammar_friendly(schema)}
         kwargs.update({k: v for k, v in request.extra.items() if k in LLAMA_EXTRA_KEYS})
         self.rewind_to_preamble(request)
         try:
@@ -187,6 +187,21 @@ def json_schema_of(response_format: dict[str, Any] | None) -> dict[str, Any] | N
     if response_format.get("type") == "json_object":
         return response_format.get("schema") or {}
     return None
+
+
+def grammar_friendly(schema: Any) -> Any:
+    """The schema with what llama.cpp's grammar converter ignores rewritten into what it keeps:
+    a bounded integer range (up to 1,000 values) becomes an enum of its values."""
+    if isinstance(schema, list):
+        return [grammar_friendly(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: grammar_friendly(value) for key, value in schema.items()}
+    low, high = out.get("minimum"), out.get("maximum")
+    if out.get("type") == "integer" and isinstance(low, int) and isinstance(high, int) and 0 <= high - low < 1000:
+        out = {k: v for k, v in out.items() if k not in ("type", "minimum", "maximum")}
+        out["enum"] = list(range(low, high + 1))
+    return out
 
 
 def chat_formatter(llama: Any) -> Any:

@@ -31,6 +31,7 @@ from .base import (
 
 __all__ = ["OpenAIBackend"]
 
+SIMPLER = {"json_schema": "json_object", "json_object": "none"}
 CONTEXT_WORDS = ("context length", "context_length", "maximum context", "context window", "too many tokens")
 
 
@@ -56,6 +57,7 @@ class OpenAIBackend:
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._session: aiohttp.ClientSession | None = None
+        self.schema_mode = "json_schema"
 
     @classmethod
     def from_spec(cls, spec: BackendSpec) -> "OpenAIBackend":
@@ -98,12 +100,33 @@ class OpenAIBackend:
     def body(self, request: Request) -> bytes:
         data: dict[str, Any] = {"model": request.model or self.model_id, "messages": list(request.messages)}
         data.update(request.sampling_params())
-        if request.response_format is not None:
-            data["response_format"] = request.response_format
+        response_format = self.response_format_for(request.response_format, self.schema_mode)
+        if response_format is not None:
+            data["response_format"] = response_format
         data.update(request.extra)
         return orjson.dumps(data)
 
+    @staticmethod
+    def response_format_for(response_format: dict[str, Any] | None, mode: str) -> dict[str, Any] | None:
+        """The request's JSON Schema in the form this server takes (OpenAI, llama.cpp, or none)."""
+        if response_format is None or mode == "none":
+            return None
+        schema = response_format.get("json_schema", {}).get("schema", {})
+        return response_format if mode == "json_schema" else {"type": "json_object", "schema": schema}
+
     async def complete(self, request: Request) -> Response:
+        """One completion; a server that refuses response_format is asked in a simpler form."""
+        while True:
+            mode = self.schema_mode
+            try:
+                return await self.send(request)
+            except BadRequest:
+                if request.response_format is None or mode == "none":
+                    raise
+                if self.schema_mode == mode:  # concurrent refusals step down once, not twice
+                    self.schema_mode = SIMPLER[mode]
+
+    async def send(self, request: Request) -> Response:
         if self._session is None:
             raise RuntimeError("OpenAIBackend.start() was not awaited")
         try:
@@ -132,6 +155,8 @@ def status_error(status: int, raw: bytes, retry_after: str | None) -> Exception:
         return RateLimited(message, retry_after=parse_retry_after(retry_after))
     if status in (401, 403):
         return AuthFailed(message)
+    if "response_format" in message:  # llama_cpp.server reports a refused response_format as a 500
+        return BadRequest(message)
     if status == 408 or status >= 500:
         return ServerError(message)
     if any(word in message.lower() for word in CONTEXT_WORDS):

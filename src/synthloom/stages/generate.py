@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backends.base import Message, Request, Response
@@ -17,14 +21,29 @@ __all__ = ["GenerateStage", "GenerateConfig"]
 class GenerateConfig(BaseModel):
     """Recipe fields of a `generate` stage."""
 
-    model_config = ConfigDict(extra="forbid")
-
     kind: str = "generate"
     name: str
     prompt: str = Field(min_length=1)
     system: str | None = None
     output: str | None = Field(None, description="field the text is stored in; default: the stage name")
     params: GenerationParams = Field(default_factory=GenerationParams)
+    schema_: dict[str, Any] | None = Field(None, alias="schema", description="JSON Schema the reply must match")
+    repairs: int = Field(2, ge=0, le=10, description="follow-ups showing the validation error, before rejecting")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("schema_", mode="before")
+    @classmethod
+    def schema_from_model(cls, value: Any) -> Any:
+        """A pydantic model class is accepted in code and turned into its JSON Schema."""
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            return value.model_json_schema()
+        if value is not None:
+            try:
+                jsonschema.Draft202012Validator.check_schema(value)
+            except jsonschema.SchemaError as exc:
+                raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        return value
 
     _check_name = field_validator("name")(check_identifier)
 
@@ -47,20 +66,61 @@ class GenerateStage:
         self.maker = RequestMaker.for_stage(config.name, config.params, context)
         self.outputs = (config.output or config.name,)
         self.inputs = self.prompt.variables | (self.system.variables if self.system else frozenset())
-        self.fingerprint = fingerprint_of(config.prompt, config.system)
+        self.fingerprint = fingerprint_of(config.prompt, config.system, json.dumps(config.schema_, sort_keys=True))
+        self.validator = jsonschema.Draft202012Validator(config.schema_) if config.schema_ else None
+        self.response_format = (
+            {"type": "json_schema", "json_schema": {"name": config.name, "schema": config.schema_, "strict": True}}
+            if config.schema_ else None
+        )
 
     def messages(self, record: Record) -> list[Message]:
         values = record.variables()
-        messages = [{"role": "user", "content": self.prompt.render(values)}]
+        prompt = self.prompt.render(values)
+        if self.config.schema_:
+            prompt += "\n\nReply with only a JSON object matching this JSON Schema:\n" + json.dumps(self.config.schema_)
+        messages = [{"role": "user", "content": prompt}]
         if self.system:
             messages.insert(0, {"role": "system", "content": self.system.render(values)})
         return messages
 
     def render(self, record: Record) -> Request:
-        return self.maker.request(self.messages(record), record)
+        messages = self.messages(record)
+        record.state[self.name] = {"messages": messages, "repairs": 0}
+        return self.maker.request(messages, record, response_format=self.response_format)
 
     def parse(self, response: Response, record: Record) -> ParseResult:
         text = response.text.strip()
         if not text:
             return Rejected("empty_output", f"stage {self.name} got an empty reply")
-        return {self.outputs[0]: text}
+        if self.validator is None:
+            return {self.outputs[0]: text}
+        value, error = self.validate(text)
+        if error is None:
+            return {self.outputs[0]: value}
+        state = record.state[self.name]
+        if state["repairs"] >= self.config.repairs:
+            return Rejected("schema_invalid", f"after {state['repairs']} repairs: {error}")
+        state["repairs"] += 1
+        state["messages"] = [*state["messages"], {"role": "assistant", "content": text},
+                             {"role": "user", "content": f"That reply is not valid: {error}. Reply with only the corrected JSON object."}]
+        return self.maker.request(state["messages"], record, "repair", state["repairs"], response_format=self.response_format)
+
+    def validate(self, text: str) -> tuple[Any, str | None]:
+        """The parsed JSON and None, or None and why it does not match the schema."""
+        try:
+            value = json.loads(strip_fences(text), strict=False)  # raw newlines inside strings are fine
+        except ValueError as exc:
+            return None, f"not JSON ({exc})"
+        error = next(iter(sorted(self.validator.iter_errors(value), key=str)), None)  # type: ignore[union-attr]
+        if error is not None:
+            where = "/".join(map(str, error.absolute_path)) or "the top level"
+            return None, f"at {where}: {error.message}"
+        return value, None
+
+
+def strip_fences(text: str) -> str:
+    """Models often wrap JSON in ```json fences; take what is inside."""
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0]
+    return text.strip()
