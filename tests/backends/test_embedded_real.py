@@ -88,3 +88,12 @@ def test_structured_output_on_embedded_is_always_schema_valid(tmp_path):
     assert summary["kept"] == 5 and summary["this_run"]["requests_sent"] == 5, "a reply needed a repair"
     for line in (tmp_path / "o" / "dataset.jsonl").read_text().splitlines():
         jsonschema.validate(json.loads(line)["quiz"], recipe["stages"][0]["schema"])
+
+
+def test_hierarchical_recipe_on_embedded(tmp_path):
+    result = run_cli("run", "recipes/tinystories_hierarchical.yaml", "-n", "1", "--out", tmp_path / "o", "--quiet")
+    assert result.returncode == 0, result.stderr
+    row = json.loads((tmp_path / "o" / "dataset.jsonl").read_text())
+    assert set(row["plan"]) == {"summary", "sentence"} and len(row["story"].split()) > 20
+    calls = json.loads((tmp_path / "o" / "lineage.jsonl").read_text())["calls"]
+    assert [c["stage"] for c in calls] == ["plan", "story"]

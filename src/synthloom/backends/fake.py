@@ -1,14 +1,17 @@
 """A deterministic backend in the package, for tests and `--dry-run`.
 
 Tests can enqueue replies (texts or exceptions to raise) and inspect `requests` afterwards.
-With nothing enqueued it echoes the prompt, tagged with a hash of the request.
+With nothing enqueued it echoes the prompt, tagged with a hash of the request; a request with
+a JSON Schema (`response_format`) gets a small instance of that schema, so dry runs of
+structured stages go through.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..recipe.model import BackendSpec
 from .base import Request, Response, Usage
@@ -51,6 +54,8 @@ class FakeBackend:
             if isinstance(reply, BaseException):
                 raise reply
             text = reply
+        elif request.response_format:
+            text = json.dumps(instance_of(schema_in(request.response_format), request.cache_key()[:8]))
         else:
             text = self.echo(request)
         prompt_words = sum(len(m["content"].split()) for m in request.messages)
@@ -62,3 +67,28 @@ class FakeBackend:
         if request.max_tokens:
             words = words[: request.max_tokens]
         return f"[fake {request.cache_key()[:8]}] " + " ".join(words)
+
+
+def schema_in(response_format: dict[str, Any]) -> dict[str, Any]:
+    return response_format.get("json_schema", {}).get("schema") or response_format.get("schema") or {}
+
+
+def instance_of(schema: dict[str, Any], tag: str) -> Any:
+    """A small deterministic value that satisfies common JSON Schema keywords."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type", "object")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: instance_of(sub, tag) for name, sub in props.items()}
+    if kind == "array":
+        return [instance_of(schema.get("items", {}), tag) for _ in range(schema.get("minItems", 1))]
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 1)
+    if kind == "boolean":
+        return True
+    text = f"fake {tag} text for a structured reply"
+    return (text * 4)[: schema.get("maxLength", 60)].ljust(schema.get("minLength", 0), ".")
