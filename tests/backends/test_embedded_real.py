@@ -97,3 +97,13 @@ def test_hierarchical_recipe_on_embedded(tmp_path):
     assert set(row["plan"]) == {"summary", "sentence"} and len(row["story"].split()) > 20
     calls = json.loads((tmp_path / "o" / "lineage.jsonl").read_text())["calls"]
     assert [c["stage"] for c in calls] == ["plan", "story"]
+
+
+def test_backtranslation_judge_on_embedded_scores_every_record(tmp_path):
+    result = run_cli("run", "recipes/backtranslation.yaml", "-n", "2", "--out", tmp_path / "o", "--quiet")
+    assert result.returncode == 0, result.stderr
+    kept = [json.loads(line) for line in (tmp_path / "o" / "dataset.jsonl").read_text().splitlines()]
+    rejected = [json.loads(line) for line in (tmp_path / "o" / "rejected.jsonl").read_text().splitlines()]
+    assert len(kept) + len(rejected) == 2
+    assert all(1 <= r["score"] <= 5 and r["instruction"] for r in kept)
+    assert all(r["reason"] == "low_score" for r in rejected), "the JSON-schema follow-up must always yield a score"

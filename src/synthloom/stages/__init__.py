@@ -3,6 +3,7 @@
 from .base import ParseResult, Stage, StageContext
 from .conversation import ConversationConfig, ConversationStage
 from .generate import GenerateConfig, GenerateStage
+from .judge import JudgeConfig, JudgeStage, parse_score
 
 __all__ = [
     "Stage",
@@ -12,4 +13,7 @@ __all__ = [
     "GenerateConfig",
     "ConversationStage",
     "ConversationConfig",
+    "JudgeStage",
+    "JudgeConfig",
+    "parse_score",
 ]

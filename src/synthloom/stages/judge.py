@@ -1,0 +1,110 @@
+"""LLM-as-judge: a rubric prompt, a "Score: N" parsed from the reply, a threshold to keep.
+
+The score is read from the last "Score: N" in the reply (Markdown bold, "score = 4" and "4/5"
+forms included), because rubric prompts ask for reasoning first and the score last. A reply
+without a readable score gets a follow-up asking for {"score": N} under a JSON Schema, which
+grammar-constrained backends (llama.cpp, vLLM) must then answer with a score in the scale.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..backends.base import Request, Response
+from ..record import Record, Rejected
+from ..recipe.model import GenerationParams, check_identifier
+from ..templates import PromptTemplate
+from .base import ParseResult, StageContext
+from .common import RequestMaker, fingerprint_of
+
+__all__ = ["JudgeStage", "JudgeConfig", "parse_score"]
+
+SCORE = re.compile(r"score\s*(?:[:=]|is)?\s*\**\s*(-?\d+(?:\.\d+)?)\s*\**\s*(?:/\s*\d+)?", re.IGNORECASE)
+
+
+def parse_score(text: str) -> float | None:
+    """The last "Score: N" in the text (or a JSON {"score": N}), or None."""
+    try:
+        value = json.loads(text)
+        if isinstance(value, dict) and isinstance(value.get("score"), (int, float)):
+            return float(value["score"])
+    except ValueError:
+        pass
+    matches = SCORE.findall(text)
+    return float(matches[-1]) if matches else None
+
+
+class JudgeConfig(BaseModel):
+    """Recipe fields of a `judge` stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = "judge"
+    name: str
+    prompt: str = Field(min_length=1, description="the rubric, ending with the request for 'Score: N'")
+    system: str | None = None
+    scale: tuple[int, int] = (1, 5)
+    threshold: float | None = Field(None, description="keep records scoring at least this; none: keep all")
+    output: str | None = Field(None, description="field for the score; default: the stage name")
+    repairs: int = Field(1, ge=0, le=5)
+    params: GenerationParams = Field(default_factory=GenerationParams)
+
+    _check_name = field_validator("name")(check_identifier)
+
+    @model_validator(mode="after")
+    def threshold_in_scale(self) -> "JudgeConfig":
+        low, high = self.scale
+        if low >= high:
+            raise ValueError(f"scale {list(self.scale)} must go from low to high")
+        if self.threshold is not None and not low <= self.threshold <= high:
+            raise ValueError(f"threshold {self.threshold} is outside the scale {list(self.scale)}")
+        return self
+
+
+class JudgeStage:
+    """Scores a record with a rubric; below the threshold the record is rejected as low_score."""
+
+    Config = JudgeConfig
+
+    def __init__(self, config: JudgeConfig, context: StageContext = StageContext()):
+        self.config = config
+        self.name = config.name
+        self.prompt = PromptTemplate(config.prompt)
+        self.system = PromptTemplate(config.system) if config.system else None
+        self.maker = RequestMaker.for_stage(config.name, config.params, context)
+        output = config.output or config.name
+        self.outputs = (output, f"{output}_reasoning")
+        self.inputs = self.prompt.variables | (self.system.variables if self.system else frozenset())
+        self.fingerprint = fingerprint_of(config.prompt, config.system)
+
+    def render(self, record: Record) -> Request:
+        values = record.variables()
+        messages = [{"role": "user", "content": self.prompt.render(values)}]
+        if self.system:
+            messages.insert(0, {"role": "system", "content": self.system.render(values)})
+        record.state[self.name] = {"messages": messages, "repairs": 0, "reasoning": None}
+        return self.maker.request(messages, record)
+
+    def parse(self, response: Response, record: Record) -> ParseResult:
+        low, high = self.config.scale
+        state = record.state[self.name]
+        if state["reasoning"] is None:
+            state["reasoning"] = response.text.strip()
+        score = parse_score(response.text)
+        if score is None or not low <= score <= high:
+            if state["repairs"] >= self.config.repairs:
+                return Rejected("no_score", f"no 'Score: N' with N in {low}..{high} in: {response.text[-200:]!r}")
+            state["repairs"] += 1
+            state["messages"] = [*state["messages"], {"role": "assistant", "content": response.text},
+                                 {"role": "user", "content": f'Give only your score from {low} to {high} as JSON: {{"score": N}}'}]
+            schema = {"type": "object", "properties": {"score": {"type": "integer", "minimum": low, "maximum": high}},
+                      "required": ["score"], "additionalProperties": False}
+            response_format = {"type": "json_schema", "json_schema": {"name": "score", "schema": schema, "strict": True}}
+            return self.maker.request(state["messages"], record, "repair", state["repairs"], response_format=response_format)
+        value = int(score) if score.is_integer() else score
+        if self.config.threshold is not None and score < self.config.threshold:
+            return Rejected("low_score", f"{self.name} = {value}, below the threshold {self.config.threshold:g}")
+        return {self.outputs[0]: value, self.outputs[1]: state["reasoning"]}
