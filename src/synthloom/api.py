@@ -18,7 +18,9 @@ from .errors import ConfigError
 from .export import jsonl_to_parquet, write_jsonl, write_jsonl_lines
 from .pipeline import Pipeline, build_pipeline
 from .recipe.load import FieldProblem, load_recipe, problem_to_error
-from .recipe.model import BackendSpec, Recipe
+from .recipe.model import BackendSpec, Recipe, TopicTree, TreeEntity
+from .stages.base import StageContext
+from .stages.topic_tree import grow_tree, load_tree, save_tree, tree_items
 from .registry import Registry, default_registry
 from .runner import Runner, RunOptions, RunStats
 from .store import RunLock, Store
@@ -101,7 +103,6 @@ async def run_async(
     registry = registry or default_registry()
     build_pipeline(recipe, registry)  # recipe errors first, before any backend setting
     llm, spec = make_backend(backend or recipe.backend, registry, recipe)
-    pipeline = build_pipeline(recipe, registry, model=llm.model_id)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -109,26 +110,61 @@ async def run_async(
         raise ConfigError(f"cannot create output directory {out}: {exc.strerror}") from None
     with RunLock(out):
         store = Store.open_dir(out)
+        started = False
         try:
+            runner = Runner(None, llm, store, options, on_progress)
+            trees = trees_to_grow(recipe, out)
+            if trees:
+                await llm.start()
+                started = True
+            generated = await grow_trees(recipe, trees, out, runner, llm.model_id)
+            pipeline = build_pipeline(recipe, registry, model=llm.model_id, generated=generated)
+            runner.pipeline = pipeline
             changed = adopt_recipe(store, pipeline)
             finished = store.finished_indices(n)
             todo = [i for i in range(n) if i not in finished]
-            runner = Runner(pipeline, llm, store, options, on_progress)
             if todo:
-                await llm.start()
+                if not started:
+                    await llm.start()
+                    started = True
                 try:
                     await runner.run(todo, total=n)
                 except AuthFailed as exc:
                     raise ConfigError(f"the server refused the API key from ${spec.api_key_env} ({exc}); "
                                       "everything generated so far is saved") from None
-                finally:
-                    await llm.close()
             else:
                 runner.stats.total = runner.stats.already_done = n
             counts = export_run(store, pipeline, out, n, spec, runner.stats)
         finally:
+            if started:
+                await llm.close()
             store.close()
     return RunResult(out, runner.stats, counts["kept"], counts["rejected"], changed)
+
+
+def trees_to_grow(recipe: Recipe, out: Path) -> dict[str, TopicTree]:
+    """Topic trees this run has to ask the LLM for (not given as a file, not saved before)."""
+    return {
+        name: spec.tree for name, spec in recipe.entities.items()
+        if isinstance(spec, TreeEntity) and not spec.tree.file and not (out / f"{name}_tree.json").exists()
+    }
+
+
+async def grow_trees(recipe: Recipe, trees: dict[str, TopicTree], out: Path, runner: Runner, model: str) -> dict[str, list[str]]:
+    """Grow the missing trees, save them as OUT/NAME_tree.json, and read every saved one back."""
+    generated: dict[str, list[str]] = {}
+    for name, spec in recipe.entities.items():
+        if not isinstance(spec, TreeEntity) or spec.tree.file:
+            continue
+        path = out / f"{name}_tree.json"
+        if name in trees:
+            tree = await grow_tree(spec.tree, StageContext(seed=recipe.seed, model=model), runner.call_all)
+            save_tree(tree, path)
+        try:
+            generated[name] = tree_items(load_tree(path), spec.tree.use)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    return generated
 
 
 def make_backend(backend: BackendSpec | Backend, registry: Registry, recipe: Recipe) -> tuple[Backend, BackendSpec]:

@@ -53,13 +53,14 @@ class Pipeline:
         return ["id", *self.samplers, *(o for s in self.stages for o in s.outputs)]
 
 
-def build_pipeline(recipe: Recipe, registry: Registry, model: str = "") -> Pipeline:
+def build_pipeline(recipe: Recipe, registry: Registry, model: str = "",
+                   generated: dict[str, list[str]] | None = None) -> Pipeline:
     """Resolve and check the whole recipe; raises RecipeError naming file, line and field.
 
     `model` is the backend's model id, which stages put in every request (and so in its key).
     """
     try:
-        entities = load_entities(recipe)
+        entities = load_entities(recipe, generated)
         samplers = build_samplers(recipe, entities)
         stages = build_stages(recipe, registry, model)
         check_names(recipe, samplers, stages)

@@ -78,7 +78,7 @@ class Runner:
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        pipeline: Pipeline | None,
         backend: Backend,
         store: Store,
         options: RunOptions | None = None,
@@ -191,6 +191,24 @@ class Runner:
             self.stats.failed += 1
         else:
             self.stats.rejected += 1
+
+    async def call_all(self, requests: list[Request]) -> list[Response | None]:
+        """Calls that belong to no record (a topic tree's nodes), at most `concurrency` at once;
+        a request that still fails after its retries gives None."""
+        limit = asyncio.Semaphore(1 if self.options.sequential else self.options.concurrency)
+
+        async def one(request: Request) -> Response | None:
+            async with limit:
+                canonical = request.canonical()
+                try:
+                    return (await self.call(request, request.cache_key(canonical), canonical))[0]
+                except AuthFailed:
+                    raise
+                except BackendError as exc:
+                    self.stats.reasons[exc.reason] += 1
+                    return None
+
+        return list(await asyncio.gather(*(one(r) for r in requests)))
 
     async def call(self, request: Request, key: str, canonical: str) -> tuple[Response, bool]:
         """The cached response, or a fresh one (retried by error type), stored before use."""

@@ -107,3 +107,14 @@ def test_backtranslation_judge_on_embedded_scores_every_record(tmp_path):
     assert len(kept) + len(rejected) == 2
     assert all(1 <= r["score"] <= 5 and r["instruction"] for r in kept)
     assert all(r["reason"] == "low_score" for r in rejected), "the JSON-schema follow-up must always yield a score"
+
+
+def test_topic_tree_on_embedded(tmp_path):
+    result = run_cli("run", "recipes/topic_tree.yaml", "-n", "2", "--out", tmp_path / "o", "--quiet")
+    assert result.returncode == 0, result.stderr
+    tree = json.loads((tmp_path / "o" / "topic_tree.json").read_text())
+    assert tree["topic"] == "Philosophy" and len(tree["children"]) >= 2
+    names = [c["topic"] for c in tree["children"]]
+    assert all(0 < len(name.split()) <= 10 and not name.lower().startswith("here") for name in names), names
+    rows = [json.loads(line) for line in (tmp_path / "o" / "dataset.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["topic"].startswith("Philosophy > ") for r in rows)

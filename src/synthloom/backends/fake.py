@@ -63,10 +63,17 @@ class FakeBackend:
 
     @staticmethod
     def echo(request: Request) -> str:
-        words = request.messages[-1]["content"].split()
+        prompt = request.messages[-1]["content"]
+        tag = request.cache_key()[:8]
+        if "per line" in prompt.lower():  # list prompts (topic trees) get a list, so dry runs branch
+            return "\n".join(f"{word} {tag[i:i + 3]}" for i, word in enumerate(LIST_WORDS))
+        words = prompt.split()
         if request.max_tokens:
             words = words[: request.max_tokens]
-        return f"[fake {request.cache_key()[:8]}] " + " ".join(words)
+        return f"[fake {tag}] " + " ".join(words)
+
+
+LIST_WORDS = ("Harbors", "Glaciers", "Lanterns", "Orchards", "Comets")
 
 
 def schema_in(response_format: dict[str, Any]) -> dict[str, Any]:

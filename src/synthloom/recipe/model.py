@@ -16,6 +16,8 @@ __all__ = [
     "WeightedItems",
     "SlotSpec",
     "StageSpec",
+    "TopicTree",
+    "TreeEntity",
 ]
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -81,10 +83,33 @@ class WeightedItems(Strict):
         return weights
 
 
+class TopicTree(Strict):
+    """A topic tree the LLM grows from a root at run time; its leaves (or paths) become the list."""
+
+    root: str = Field(min_length=1)
+    depth: int = Field(2, ge=1, le=5)
+    degree: int = Field(3, ge=1, le=20, description="subtopics asked for per node")
+    use: Literal["leaves", "paths", "all"] = "leaves"
+    prompt: str = Field(
+        "List {{ degree }} distinct, specific subtopics of the topic \"{{ path | join(' > ') }}\". "
+        "Write one subtopic per line, with no numbering and no explanations.",
+        description="template; sees `path` (root to node), `topic` (the node) and `degree`",
+    )
+    similarity: float = Field(0.85, gt=0, le=1, description="siblings at least this similar are merged")
+    params: "GenerationParams" = Field(default_factory=lambda: GenerationParams(temperature=0.7, max_tokens=200))
+    file: str | None = Field(None, description="a saved tree (JSON) to use instead of generating one")
+
+
+class TreeEntity(Strict):
+    """The `{tree: {...}}` form of an entity list."""
+
+    tree: TopicTree
+
+
 EntityItem = str | dict[str, str]
 """An entity is text, or a mapping of texts used as {{ slot.key }} (e.g. a pair of roles)."""
 
-EntitySpec = list[EntityItem] | EntityFile | WeightedItems
+EntitySpec = list[EntityItem] | EntityFile | WeightedItems | TreeEntity
 
 
 class SlotSpec(Strict):

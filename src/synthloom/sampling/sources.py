@@ -8,7 +8,7 @@ from typing import Any
 from pathlib import Path
 
 from ..recipe.load import FieldProblem
-from ..recipe.model import EntityFile, Recipe, WeightedItems
+from ..recipe.model import EntityFile, Recipe, TreeEntity, WeightedItems
 
 __all__ = ["EntityList", "load_entities", "read_items"]
 
@@ -31,6 +31,22 @@ def read_items(path: Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
+def tree_entity_items(recipe: Recipe, name: str, spec: TreeEntity, generated: dict[str, list[str]] | None) -> list[str]:
+    from ..stages.topic_tree import load_tree, tree_items
+
+    if spec.tree.file:
+        path = (recipe.base_dir / spec.tree.file).resolve()
+        try:
+            return tree_items(load_tree(path), spec.tree.use)
+        except FileNotFoundError:
+            raise FieldProblem(("entities", name, "tree", "file"), f"file not found: {path}") from None
+        except ValueError as exc:
+            raise FieldProblem(("entities", name, "tree", "file"), f"{path}: {exc}") from None
+    if generated and name in generated:
+        return generated[name]
+    return [f"<{name}: grown from the topic tree at run time>"]
+
+
 def clean(item: Any) -> Any:
     return {str(k): str(v).strip() for k, v in item.items()} if isinstance(item, dict) else str(item).strip()
 
@@ -44,11 +60,17 @@ def unique(items: Any) -> tuple[Any, ...]:
     return tuple(seen.values())
 
 
-def load_entities(recipe: Recipe) -> dict[str, EntityList]:
-    """Resolve every entity list of the recipe; raises FieldProblem naming the list."""
+def load_entities(recipe: Recipe, generated: dict[str, list[str]] | None = None) -> dict[str, EntityList]:
+    """Resolve every entity list of the recipe; raises FieldProblem naming the list.
+
+    Lists made by the LLM at run time (topic trees) come in `generated`; without it (validation)
+    they stand in as one placeholder item.
+    """
     lists: dict[str, EntityList] = {}
     for name, spec in recipe.entities.items():
-        if isinstance(spec, EntityFile):
+        if isinstance(spec, TreeEntity):
+            entity = EntityList(name, unique(tree_entity_items(recipe, name, spec, generated)))
+        elif isinstance(spec, EntityFile):
             path = (recipe.base_dir / spec.file).resolve()
             try:
                 items = read_items(path)
