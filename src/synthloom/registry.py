@@ -60,12 +60,14 @@ def lazy_backend(module: str, class_name: str) -> BackendFactory:
 def register_builtins(registry: Registry) -> None:
     """The built-in stages and backends, registered through the same seam as plugins."""
     from .stages.conversation import ConversationStage
+    from .stages.evolve import EvolveStage
     from .stages.generate import GenerateStage
     from .stages.judge import JudgeStage
 
     registry.add_stage("generate", GenerateStage)
     registry.add_stage("conversation", ConversationStage)
     registry.add_stage("judge", JudgeStage)
+    registry.add_stage("evol", EvolveStage)
     registry.add_backend("embedded", lazy_backend(".backends.embedded", "EmbeddedBackend"))
     registry.add_backend("openai", lazy_backend(".backends.openai", "OpenAIBackend"))
     registry.add_backend("fake", lazy_backend(".backends.fake", "FakeBackend"))
