@@ -8,6 +8,7 @@ import pytest
 from synthloom.cli import main
 
 RECIPES = sorted(Path("recipes").glob("*.yaml"))
+CURATION = {"low_score", "tie"}
 
 
 def test_there_are_recipes():
@@ -19,7 +20,9 @@ def test_recipe_runs_on_fake_backend(recipe, tmp_path, capsys):
     assert main(["validate", str(recipe)]) == 0
     assert main(["run", str(recipe), "-n", "6", "--dry-run", "--quiet", "--out", str(tmp_path)]) == 0
     rows = [json.loads(line) for line in (tmp_path / "dataset.jsonl").read_text().splitlines()]
-    assert len(rows) == 6, (tmp_path / "rejected.jsonl").read_text()
+    rejected = [json.loads(line) for line in (tmp_path / "rejected.jsonl").read_text().splitlines()]
+    assert len(rows) + len(rejected) == 6 and rows, rejected
+    assert {r["reason"] for r in rejected} <= CURATION, "a dry run may only lose records to curation"
     lineage = json.loads((tmp_path / "lineage.jsonl").read_text().splitlines()[0])
     produced = {call["stage"] for call in lineage["calls"]}
     for stage in produced:

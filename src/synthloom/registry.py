@@ -63,11 +63,13 @@ def register_builtins(registry: Registry) -> None:
     from .stages.evolve import EvolveStage
     from .stages.generate import GenerateStage
     from .stages.judge import JudgeStage
+    from .stages.preference import PreferenceStage
 
     registry.add_stage("generate", GenerateStage)
     registry.add_stage("conversation", ConversationStage)
     registry.add_stage("judge", JudgeStage)
     registry.add_stage("evol", EvolveStage)
+    registry.add_stage("preference", PreferenceStage)
     registry.add_backend("embedded", lazy_backend(".backends.embedded", "EmbeddedBackend"))
     registry.add_backend("openai", lazy_backend(".backends.openai", "OpenAIBackend"))
     registry.add_backend("fake", lazy_backend(".backends.fake", "FakeBackend"))

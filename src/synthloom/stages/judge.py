@@ -20,7 +20,7 @@ from ..templates import PromptTemplate
 from .base import ParseResult, StageContext
 from .common import RequestMaker, fingerprint_of
 
-__all__ = ["JudgeStage", "JudgeConfig", "parse_score"]
+__all__ = ["JudgeStage", "JudgeConfig", "parse_score", "ask_for_score", "score_format"]
 
 SCORE = re.compile(r"score\s*(?:[:=]|is)?\s*\**\s*(-?\d+(?:\.\d+)?)\s*\**\s*(?:/\s*\d+)?", re.IGNORECASE)
 
@@ -35,6 +35,21 @@ def parse_score(text: str) -> float | None:
         pass
     matches = SCORE.findall(text)
     return float(matches[-1]) if matches else None
+
+
+def ask_for_score(messages: list[dict], reply: str, scale: tuple[int, int]) -> list[dict]:
+    """The conversation so far plus a request for only the score, as JSON."""
+    low, high = scale
+    return [*messages, {"role": "assistant", "content": reply},
+            {"role": "user", "content": f'Give only your score from {low} to {high} as JSON: {{"score": N}}'}]
+
+
+def score_format(scale: tuple[int, int]) -> dict:
+    """A response_format whose schema only admits {"score": N} with N in the scale."""
+    low, high = scale
+    schema = {"type": "object", "properties": {"score": {"type": "integer", "minimum": low, "maximum": high}},
+              "required": ["score"], "additionalProperties": False}
+    return {"type": "json_schema", "json_schema": {"name": "score", "schema": schema, "strict": True}}
 
 
 class JudgeConfig(BaseModel):
@@ -98,12 +113,9 @@ class JudgeStage:
             if state["repairs"] >= self.config.repairs:
                 return Rejected("no_score", f"no 'Score: N' with N in {low}..{high} in: {response.text[-200:]!r}")
             state["repairs"] += 1
-            state["messages"] = [*state["messages"], {"role": "assistant", "content": response.text},
-                                 {"role": "user", "content": f'Give only your score from {low} to {high} as JSON: {{"score": N}}'}]
-            schema = {"type": "object", "properties": {"score": {"type": "integer", "minimum": low, "maximum": high}},
-                      "required": ["score"], "additionalProperties": False}
-            response_format = {"type": "json_schema", "json_schema": {"name": "score", "schema": schema, "strict": True}}
-            return self.maker.request(state["messages"], record, "repair", state["repairs"], response_format=response_format)
+            state["messages"] = ask_for_score(state["messages"], response.text, self.config.scale)
+            return self.maker.request(state["messages"], record, "repair", state["repairs"],
+                                      response_format=score_format(self.config.scale))
         value = int(score) if score.is_integer() else score
         if self.config.threshold is not None and score < self.config.threshold:
             return Rejected("low_score", f"{self.name} = {value}, below the threshold {self.config.threshold:g}")
