@@ -22,7 +22,7 @@ from .recipe.model import BackendSpec, Recipe, TopicTree, TreeEntity
 from .stages.base import StageContext
 from .stages.topic_tree import grow_tree, load_tree, save_tree, tree_items
 from .registry import Registry, default_registry
-from .runner import Runner, RunOptions, RunStats
+from .runner import DEFAULT, Runner, RunOptions, RunStats
 from .store import RunLock, Store
 
 __all__ = ["run", "run_async", "RunResult", "export_run", "resolve_backend_spec"]
@@ -103,6 +103,9 @@ async def run_async(
     registry = registry or default_registry()
     build_pipeline(recipe, registry)  # recipe errors first, before any backend setting
     llm, spec = make_backend(backend or recipe.backend, registry, recipe)
+    named = {name: make_backend(other, registry, recipe, ("backends", name))[0] for name, other in recipe.backends.items()}
+    backends = {DEFAULT: llm, **named}
+    models = {name: b.model_id for name, b in named.items()}
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -112,20 +115,21 @@ async def run_async(
         store = Store.open_dir(out)
         started = False
         try:
-            runner = Runner(None, llm, store, options, on_progress)
+            runner = Runner(None, backends, store, options, on_progress)
             trees = trees_to_grow(recipe, out)
             if trees:
-                await llm.start()
+                await start_all(backends)
                 started = True
-            generated = await grow_trees(recipe, trees, out, runner, llm.model_id)
-            pipeline = build_pipeline(recipe, registry, model=llm.model_id, generated=generated)
+            context = StageContext(seed=recipe.seed, model=llm.model_id, models=models)
+            generated = await grow_trees(recipe, trees, out, runner, context)
+            pipeline = build_pipeline(recipe, registry, model=llm.model_id, generated=generated, models=models)
             runner.pipeline = pipeline
             changed = adopt_recipe(store, pipeline)
             finished = store.finished_indices(n)
             todo = [i for i in range(n) if i not in finished]
             if todo:
                 if not started:
-                    await llm.start()
+                    await start_all(backends)
                     started = True
                 try:
                     await runner.run(todo, total=n)
@@ -137,7 +141,7 @@ async def run_async(
             counts = export_run(store, pipeline, out, n, spec, runner.stats)
         finally:
             if started:
-                await llm.close()
+                await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)
             store.close()
     return RunResult(out, runner.stats, counts["kept"], counts["rejected"], changed)
 
@@ -150,7 +154,20 @@ def trees_to_grow(recipe: Recipe, out: Path) -> dict[str, TopicTree]:
     }
 
 
-async def grow_trees(recipe: Recipe, trees: dict[str, TopicTree], out: Path, runner: Runner, model: str) -> dict[str, list[str]]:
+async def start_all(backends: dict[str, Backend]) -> None:
+    """Start every backend; if one cannot start, close the ones that did."""
+    started: list[Backend] = []
+    try:
+        for backend in backends.values():
+            await backend.start()
+            started.append(backend)
+    except BaseException:
+        await asyncio.gather(*(b.close() for b in started), return_exceptions=True)
+        raise
+
+
+async def grow_trees(recipe: Recipe, trees: dict[str, TopicTree], out: Path, runner: Runner,
+                     context: StageContext) -> dict[str, list[str]]:
     """Grow the missing trees, save them as OUT/NAME_tree.json, and read every saved one back."""
     generated: dict[str, list[str]] = {}
     for name, spec in recipe.entities.items():
@@ -158,7 +175,7 @@ async def grow_trees(recipe: Recipe, trees: dict[str, TopicTree], out: Path, run
             continue
         path = out / f"{name}_tree.json"
         if name in trees:
-            tree = await grow_tree(spec.tree, StageContext(seed=recipe.seed, model=model), runner.call_all)
+            tree = await grow_tree(spec.tree, context, runner.call_all)
             save_tree(tree, path)
         try:
             generated[name] = tree_items(load_tree(path), spec.tree.use)
@@ -167,14 +184,19 @@ async def grow_trees(recipe: Recipe, trees: dict[str, TopicTree], out: Path, run
     return generated
 
 
-def make_backend(backend: BackendSpec | Backend, registry: Registry, recipe: Recipe) -> tuple[Backend, BackendSpec]:
-    """A ready backend object and the spec that describes it (for run.json)."""
+def make_backend(backend: BackendSpec | Backend, registry: Registry, recipe: Recipe,
+                 loc: tuple[str, ...] = ("backend",)) -> tuple[Backend, BackendSpec]:
+    """A backend object (not started yet) and the spec that describes it (for run.json)."""
     if not isinstance(backend, BackendSpec):
         return backend, BackendSpec(kind=backend.name, model=backend.model_id)
     try:
         return registry.make_backend(backend), backend
     except KeyError as exc:
-        raise problem_to_error(FieldProblem(("backend", "kind"), exc.args[0]), recipe) from None
+        raise problem_to_error(FieldProblem((*loc, "kind"), exc.args[0]), recipe) from None
+    except ConfigError as exc:
+        if loc == ("backend",):
+            raise
+        raise ConfigError(f"backends.{loc[-1]}: {exc}") from None
 
 
 def adopt_recipe(store: Store, pipeline: Pipeline) -> bool:
@@ -214,6 +236,8 @@ def export_run(store: Store, pipeline: Pipeline, out: Path, n: int, spec: Backen
         "kept": kept,
         "rejected": rejected,
         "backend": {"kind": spec.kind, "model": spec.model, "base_url": without_credentials(spec.base_url)},
+        "backends": {name: {"kind": b.kind, "model": b.model, "base_url": without_credentials(b.base_url)}
+                     for name, b in pipeline.recipe.backends.items()},
         "this_run": {
             "records": stats.processed,
             "requests_sent": stats.requests,

@@ -54,7 +54,7 @@ class Pipeline:
 
 
 def build_pipeline(recipe: Recipe, registry: Registry, model: str = "",
-                   generated: dict[str, list[str]] | None = None) -> Pipeline:
+                   generated: dict[str, list[str]] | None = None, models: dict[str, str] | None = None) -> Pipeline:
     """Resolve and check the whole recipe; raises RecipeError naming file, line and field.
 
     `model` is the backend's model id, which stages put in every request (and so in its key).
@@ -62,7 +62,8 @@ def build_pipeline(recipe: Recipe, registry: Registry, model: str = "",
     try:
         entities = load_entities(recipe, generated)
         samplers = build_samplers(recipe, entities)
-        stages = build_stages(recipe, registry, model)
+        check_backend_names(recipe)
+        stages = build_stages(recipe, registry, StageContext(recipe.seed, recipe.params, model, models or {}))
         check_names(recipe, samplers, stages)
     except FieldProblem as problem:
         raise problem_to_error(problem, recipe) from None
@@ -81,9 +82,8 @@ def build_samplers(recipe: Recipe, entities: dict[str, EntityList]) -> dict[str,
     return samplers
 
 
-def build_stages(recipe: Recipe, registry: Registry, model: str) -> list[Stage]:
+def build_stages(recipe: Recipe, registry: Registry, context: StageContext) -> list[Stage]:
     stages: list[Stage] = []
-    context = StageContext(seed=recipe.seed, params=recipe.params, model=model)
     for i, spec in enumerate(recipe.stages):
         raw = spec.model_dump(exclude_unset=False)
         try:
@@ -133,6 +133,25 @@ def check_names(recipe: Recipe, samplers: dict[str, Sampler], stages: list[Stage
             if output in available:
                 raise FieldProblem(("stages", i, "name"), f"output {output!r} would overwrite a slot or earlier output")
             available.add(output)
+
+
+def check_backend_names(recipe: Recipe) -> None:
+    """Every `backend: NAME` anywhere in the params must be one of the recipe's `backends`."""
+    def walk(value: Any, loc: tuple[Any, ...]) -> None:
+        if isinstance(value, dict):
+            name = value.get("backend")
+            if isinstance(name, str) and name not in recipe.backends and loc[-1:] != ("backend",):
+                known = ", ".join(sorted(recipe.backends)) or "none are defined"
+                raise FieldProblem((*loc, "backend"), f"no backend named {name!r} in the recipe's `backends` ({known})")
+            for key, item in value.items():
+                walk(item, (*loc, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, (*loc, i))
+
+    walk(recipe.params.model_dump(), ("params",))
+    for i, spec in enumerate(recipe.stages):
+        walk(spec.model_dump(), ("stages", i))
 
 
 def field_holding(raw: dict[str, Any], test: Any) -> str | None:

@@ -22,7 +22,9 @@ from .record import Record, Rejected
 from .stages.base import Stage
 from .store import Store
 
-__all__ = ["Runner", "RunOptions", "RunStats", "backoff_delay"]
+__all__ = ["Runner", "RunOptions", "RunStats", "backoff_delay", "DEFAULT"]
+
+DEFAULT = ""  # the recipe's `backend`; named ones come from its `backends`
 
 
 @dataclass
@@ -79,13 +81,13 @@ class Runner:
     def __init__(
         self,
         pipeline: Pipeline | None,
-        backend: Backend,
+        backend: Backend | dict[str, Backend],
         store: Store,
         options: RunOptions | None = None,
         on_progress: Callable[[RunStats], None] | None = None,
     ):
         self.pipeline = pipeline
-        self.backend = backend
+        self.backends = backend if isinstance(backend, dict) else {DEFAULT: backend}
         self.store = store
         self.options = options or RunOptions()
         self.on_progress = on_progress
@@ -222,7 +224,7 @@ class Runner:
             attempt += 1
             self.stats.requests += 1
             try:
-                response = await self.backend.complete(request)
+                response = await self.backends[request.backend or DEFAULT].complete(request)
             except BackendError as exc:
                 if not exc.retryable or attempt >= self.options.max_attempts:
                     raise

@@ -144,3 +144,49 @@ def test_without_response_format_the_reply_is_validated_and_repaired(write_recip
     rows = read(tmp_path / "o" / "dataset.jsonl")
     assert [r["quiz"] for r in rows] == [{"q": "fixed"}] * 4
     assert json.loads((tmp_path / "o" / "run.json").read_text())["kept"] == 4
+
+
+TWO_BACKENDS = """\
+name: two
+entities: {topics: [rain, snow, hail]}
+slots: {topic: {from: topics, sampler: coverage}}
+backends:
+  big: {kind: openai, model: big-model, base_url: BIG_URL}
+stages:
+  - kind: preference
+    name: pair
+    prompt: "Explain {{ topic }}."
+    candidates:
+      - {temperature: 0.2}
+      - {temperature: 0.9, backend: big}
+    judge_params: {temperature: 0.0, backend: big}
+"""
+
+
+def test_named_backends_route_candidates_and_judge(write_recipe, tmp_path):
+    def small(body, n):
+        return completion("small answer")
+
+    def big(body, n):
+        is_judge = body["messages"][0]["content"].startswith("Rate how well")
+        if not is_judge:
+            return completion("big answer")
+        return completion("Score: 9" if "big answer" in body["messages"][0]["content"] else "Score: 2")
+
+    with scripted_server(small) as a, scripted_server(big) as b:
+        recipe = write_recipe(TWO_BACKENDS.replace("BIG_URL", b["url"]))
+        assert main(["run", str(recipe), "-n", "3", "--out", str(tmp_path / "o"), "--backend", "openai",
+                     "--model", "small-model", "--base-url", a["url"], "--quiet"]) == 0
+    assert {c["body"]["model"] for c in a["calls"]} == {"small-model"} and len(a["calls"]) == 3
+    assert {c["body"]["model"] for c in b["calls"]} == {"big-model"} and len(b["calls"]) == 3 * 3
+    rows = read(tmp_path / "o" / "dataset.jsonl")
+    assert [(r["chosen"], r["rejected"]) for r in rows] == [("big answer", "small answer")] * 3
+    summary = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert summary["backends"]["big"]["model"] == "big-model"
+
+
+def test_unknown_backend_name_is_a_recipe_error(write_recipe, tmp_path, capsys):
+    recipe = write_recipe(TWO_BACKENDS.replace("backend: big}\n    judge", "backend: huge}\n    judge"))
+    assert main(["validate", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert "stages[0].candidates[1].backend" in err and "no backend named 'huge'" in err

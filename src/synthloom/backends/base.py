@@ -42,6 +42,7 @@ class Request:
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     response_format: dict[str, Any] | None = None
+    backend: str | None = None  # which of the run's backends serves it (None: the default one)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, used for the cache key, the store and lineage."""
@@ -57,6 +58,7 @@ class Request:
             "frequency_penalty": self.frequency_penalty,
             "presence_penalty": self.presence_penalty,
             "response_format": self.response_format,
+            "backend": self.backend,
         }
 
     def sampling_params(self) -> dict[str, Any]:

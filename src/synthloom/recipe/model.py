@@ -44,6 +44,7 @@ class GenerationParams(Strict):
     stop: list[str] = Field(default_factory=list)
     seed: int | None = Field(None, description="fixed seed for every record; default: derived per record")
     extra: dict[str, Any] = Field(default_factory=dict, description="passed to the backend as is")
+    backend: str | None = Field(None, description="a name from the recipe's `backends`; default: `backend`")
 
     def merged_over(self, defaults: "GenerationParams") -> "GenerationParams":
         """These params, with unset fields taken from `defaults`."""
@@ -140,6 +141,7 @@ class Recipe(Strict):
     description: str = ""
     seed: int = 0
     backend: BackendSpec = Field(default_factory=BackendSpec)
+    backends: dict[str, BackendSpec] = Field(default_factory=dict, description="more backends, named, for `params.backend`")
     params: GenerationParams = Field(default_factory=GenerationParams, description="defaults for every stage")
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     slots: dict[str, str | SlotSpec] = Field(default_factory=dict)

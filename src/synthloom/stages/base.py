@@ -25,6 +25,10 @@ class StageContext:
     seed: int = 0
     params: GenerationParams = field(default_factory=GenerationParams)
     model: str = ""
+    models: dict[str, str] = field(default_factory=dict)  # named backends → their model ids
+
+    def model_for(self, backend: str | None) -> str:
+        return self.models.get(backend, self.model) if backend else self.model
 
 
 class Stage(Protocol):

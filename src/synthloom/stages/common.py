@@ -26,7 +26,8 @@ class RequestMaker:
 
     @classmethod
     def for_stage(cls, name: str, params: GenerationParams, context: StageContext) -> "RequestMaker":
-        return cls(name, params.merged_over(context.params), context.model, context.seed)
+        merged = params.merged_over(context.params)
+        return cls(name, merged, context.model_for(merged.backend), context.seed)
 
     def call_seed(self, record: Record, *call: object) -> int:
         """The stage's fixed seed, or one derived from (recipe seed, record, stage, call)."""
@@ -48,6 +49,7 @@ class RequestMaker:
             seed=self.call_seed(record, *call),
             extra=p.extra,
             response_format=response_format,
+            backend=p.backend,
             **values,
         )
 
