@@ -10,9 +10,10 @@ from ..backends.base import Message, Request
 from ..record import Record
 from ..recipe.model import GenerationParams
 from ..sampling import derive_seed
+from ..templates import PromptTemplate
 from .base import StageContext
 
-__all__ = ["RequestMaker", "fingerprint_of"]
+__all__ = ["RequestMaker", "fingerprint_of", "chat"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,14 @@ class RequestMaker:
             backend=p.backend,
             **values,
         )
+
+
+def chat(prompt: PromptTemplate, system: PromptTemplate | None, values: dict[str, Any], suffix: str = "") -> list[Message]:
+    """A user message from `prompt` (plus `suffix`), after a system message from `system` if any."""
+    messages = [{"role": "user", "content": prompt.render(values) + suffix}]
+    if system is not None:
+        messages.insert(0, {"role": "system", "content": system.render(values)})
+    return messages
 
 
 def fingerprint_of(*sources: str | None) -> str:

@@ -13,7 +13,7 @@ from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
 from ..templates import PromptTemplate
 from .base import ParseResult, StageContext
-from .common import RequestMaker, fingerprint_of
+from .common import RequestMaker, chat, fingerprint_of
 
 __all__ = ["GenerateStage", "GenerateConfig"]
 
@@ -74,14 +74,9 @@ class GenerateStage:
         )
 
     def messages(self, record: Record) -> list[Message]:
-        values = record.variables()
-        prompt = self.prompt.render(values)
-        if self.config.schema_:
-            prompt += "\n\nReply with only a JSON object matching this JSON Schema:\n" + json.dumps(self.config.schema_)
-        messages = [{"role": "user", "content": prompt}]
-        if self.system:
-            messages.insert(0, {"role": "system", "content": self.system.render(values)})
-        return messages
+        schema = self.config.schema_
+        suffix = "\n\nReply with only a JSON object matching this JSON Schema:\n" + json.dumps(schema) if schema else ""
+        return chat(self.prompt, self.system, record.variables(), suffix)
 
     def render(self, record: Record) -> Request:
         messages = self.messages(record)

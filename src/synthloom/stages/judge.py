@@ -18,7 +18,7 @@ from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
 from ..templates import PromptTemplate
 from .base import ParseResult, StageContext
-from .common import RequestMaker, fingerprint_of
+from .common import RequestMaker, chat, fingerprint_of
 
 __all__ = ["JudgeStage", "JudgeConfig", "parse_score", "ask_for_score", "score_format"]
 
@@ -96,10 +96,7 @@ class JudgeStage:
         self.fingerprint = fingerprint_of(config.prompt, config.system)
 
     def render(self, record: Record) -> Request:
-        values = record.variables()
-        messages = [{"role": "user", "content": self.prompt.render(values)}]
-        if self.system:
-            messages.insert(0, {"role": "system", "content": self.system.render(values)})
+        messages = chat(self.prompt, self.system, record.variables())
         record.state[self.name] = {"messages": messages, "repairs": 0, "reasoning": None}
         return self.maker.request(messages, record)
 

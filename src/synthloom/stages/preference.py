@@ -15,7 +15,7 @@ from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
 from ..templates import PromptTemplate
 from .base import ParseResult, StageContext
-from .common import RequestMaker, fingerprint_of
+from .common import RequestMaker, chat, fingerprint_of
 from .judge import ask_for_score, parse_score, score_format
 
 __all__ = ["PreferenceStage", "PreferenceConfig"]
@@ -65,10 +65,7 @@ class PreferenceStage:
         self.fingerprint = fingerprint_of(config.prompt, config.system, config.judge)
 
     def render(self, record: Record) -> Request:
-        values = record.variables()
-        messages = [{"role": "user", "content": self.prompt.render(values)}]
-        if self.system:
-            messages.insert(0, {"role": "system", "content": self.system.render(values)})
+        messages = chat(self.prompt, self.system, record.variables())
         record.state[self.name] = {"messages": messages, "texts": [], "scores": [], "judging": None, "repaired": False}
         return self.makers[0].request(messages, record, "candidate", 0)
 
