@@ -7,12 +7,13 @@ import sys
 
 from .. import __version__
 from ..errors import SynthloomError
+from . import export as export_command
 from . import run as run_command
 from . import validate as validate_command
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (run_command, validate_command)
+COMMANDS = (run_command, validate_command, export_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
