@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
 from .base import BadResponse, ContextTooLong, Request, Response, Usage
+from .schema import grammar_friendly
 
 __all__ = ["EmbeddedBackend", "default_model_path"]
 
@@ -187,21 +188,6 @@ def json_schema_of(response_format: dict[str, Any] | None) -> dict[str, Any] | N
     if response_format.get("type") == "json_object":
         return response_format.get("schema") or {}
     return None
-
-
-def grammar_friendly(schema: Any) -> Any:
-    """The schema with what llama.cpp's grammar converter ignores rewritten into what it keeps:
-    a bounded integer range (up to 1,000 values) becomes an enum of its values."""
-    if isinstance(schema, list):
-        return [grammar_friendly(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {key: grammar_friendly(value) for key, value in schema.items()}
-    low, high = out.get("minimum"), out.get("maximum")
-    if out.get("type") == "integer" and isinstance(low, int) and isinstance(high, int) and 0 <= high - low < 1000:
-        out = {k: v for k, v in out.items() if k not in ("type", "minimum", "maximum")}
-        out["enum"] = list(range(low, high + 1))
-    return out
 
 
 def chat_formatter(llama: Any) -> Any:

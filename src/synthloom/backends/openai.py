@@ -15,6 +15,7 @@ import orjson
 
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
+from .schema import grammar_friendly
 from .base import (
     AuthFailed,
     BadRequest,
@@ -112,7 +113,8 @@ class OpenAIBackend:
         if response_format is None or mode == "none":
             return None
         schema = response_format.get("json_schema", {}).get("schema", {})
-        return response_format if mode == "json_schema" else {"type": "json_object", "schema": schema}
+        # json_object + schema is llama.cpp's server form: give it the schema its grammar can keep
+        return response_format if mode == "json_schema" else {"type": "json_object", "schema": grammar_friendly(schema)}
 
     async def complete(self, request: Request) -> Response:
         """One completion; a server that refuses response_format is asked in a simpler form."""
