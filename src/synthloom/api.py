@@ -101,7 +101,7 @@ async def run_async(
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     registry = registry or default_registry()
-    build_pipeline(recipe, registry)  # recipe errors first, before any backend setting
+    checked = build_pipeline(recipe, registry)  # recipe errors first, before any backend setting
     llm, spec = make_backend(backend or recipe.backend, registry, recipe)
     named = {name: make_backend(other, registry, recipe, ("backends", name))[0] for name, other in recipe.backends.items()}
     backends = {DEFAULT: llm, **named}
@@ -122,7 +122,8 @@ async def run_async(
                 started = True
             context = StageContext(seed=recipe.seed, model=llm.model_id, models=models)
             generated = await grow_trees(recipe, trees, out, runner, context)
-            pipeline = build_pipeline(recipe, registry, model=llm.model_id, generated=generated, models=models)
+            pipeline = build_pipeline(recipe, registry, model=llm.model_id, generated=generated, models=models,
+                                      loaded=checked.entities)
             runner.pipeline = pipeline
             changed = adopt_recipe(store, pipeline)
             finished = store.finished_indices(n)

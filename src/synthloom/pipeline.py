@@ -54,13 +54,14 @@ class Pipeline:
 
 
 def build_pipeline(recipe: Recipe, registry: Registry, model: str = "",
-                   generated: dict[str, list[str]] | None = None, models: dict[str, str] | None = None) -> Pipeline:
+                   generated: dict[str, list[str]] | None = None, models: dict[str, str] | None = None,
+                   loaded: dict[str, EntityList] | None = None) -> Pipeline:
     """Resolve and check the whole recipe; raises RecipeError naming file, line and field.
 
     `model` is the backend's model id, which stages put in every request (and so in its key).
     """
     try:
-        entities = load_entities(recipe, generated)
+        entities = load_entities(recipe, generated, loaded)
         samplers = build_samplers(recipe, entities)
         check_backend_names(recipe)
         stages = build_stages(recipe, registry, StageContext(recipe.seed, recipe.params, model, models or {}))

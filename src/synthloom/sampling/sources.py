@@ -60,15 +60,18 @@ def unique(items: Any) -> tuple[Any, ...]:
     return tuple(seen.values())
 
 
-def load_entities(recipe: Recipe, generated: dict[str, list[str]] | None = None) -> dict[str, EntityList]:
+def load_entities(recipe: Recipe, generated: dict[str, list[str]] | None = None,
+                  loaded: dict[str, EntityList] | None = None) -> dict[str, EntityList]:
     """Resolve every entity list of the recipe; raises FieldProblem naming the list.
 
     Lists made by the LLM at run time (topic trees) come in `generated`; without it (validation)
-    they stand in as one placeholder item.
+    they stand in as one placeholder item. Lists in `loaded` (an earlier pass) are not read again.
     """
     lists: dict[str, EntityList] = {}
     for name, spec in recipe.entities.items():
-        if isinstance(spec, TreeEntity):
+        if loaded and name in loaded and not isinstance(spec, TreeEntity):
+            entity = loaded[name]
+        elif isinstance(spec, TreeEntity):
             entity = EntityList(name, unique(tree_entity_items(recipe, name, spec, generated)))
         elif isinstance(spec, EntityFile):
             path = (recipe.base_dir / spec.file).resolve()
