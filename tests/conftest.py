@@ -52,3 +52,63 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subpro
         [SYNTHLOOM, *map(str, args)], capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+# --- a small document corpus (tests/corpus, tests/stages) ---
+DOCS = {
+    "photosynthesis.md": """# Photosynthesis
+
+## Light reactions
+
+Plants capture light with chlorophyll in the thylakoid membranes. Water molecules are split, which releases oxygen gas. The energy is stored in ATP and NADPH.
+
+## The Calvin cycle
+
+The enzyme RuBisCO fixes carbon dioxide into a three-carbon sugar called G3P. The cycle runs in the stroma of the chloroplast and uses the ATP made in the light reactions.
+""",
+    "honeybees.md": """# Honeybees
+
+## The waggle dance
+
+A forager bee that finds nectar returns to the hive and performs a waggle dance. The angle of the dance tells other bees the direction of the flowers relative to the sun, and the length of the waggle run tells the distance.
+
+## The colony
+
+A colony has one queen, thousands of female workers and a few hundred male drones in summer.
+""",
+    "bridges.txt": """Suspension bridges
+
+The Akashi Kaikyo Bridge in Japan has a central span of 1,991 metres. Its main cables are made of high-strength steel wire.
+
+Arch bridges
+
+An arch carries its load mostly in compression, pushing outward on its supports at each end.
+""",
+    "lighthouse.html": """<html><head><title>The Eddystone Lighthouse</title><script>var tracking = 1;</script></head>
+<body><nav><a href="/">Home</a> <a href="/shop">Shop</a> <a href="/login">Log in</a></nav>
+<div class="cookie">We use cookies to improve your browsing experience. Accept all cookies?</div>
+<article><h1>The Eddystone Lighthouse</h1>
+<p>The Eddystone Lighthouse stands on rocks fourteen kilometres south of Plymouth. The current tower, designed by James Douglass, was first lit in 1882.</p>
+<h2>Earlier towers</h2>
+<p>John Smeaton's tower of 1759 used dovetailed granite blocks, a technique that influenced later lighthouse building for a century.</p>
+</article>
+<footer>Copyright 2026 Example Media. Privacy policy. Terms of use.</footer></body></html>
+""",
+}
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The packaged WordLlama model, loaded once (0.5 s)."""
+    from synthloom.corpus.embed import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name, text in DOCS.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root

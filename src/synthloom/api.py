@@ -37,6 +37,7 @@ class RunResult:
     kept: int
     rejected: int
     recipe_changed: bool = False
+    ingest: Any = None  # the IngestReport when the run ingested its corpus's documents
 
     @property
     def dataset(self) -> Path:
@@ -61,12 +62,15 @@ def run(
     options: RunOptions | None = None,
     registry: Registry | None = None,
     on_progress: Callable[[RunStats], None] | None = None,
+    corpus: str | Path | None = None,
 ) -> RunResult:
     """Generate records 0..n-1 of `recipe` into `out`, resuming whatever is already there.
 
-    Works in scripts and in notebooks (where an event loop is already running).
+    `corpus` (an ingested corpus directory, or documents to ingest into OUT/corpus) overrides
+    the recipe's `corpus:`. Works in scripts and in notebooks (where an event loop is running).
     """
-    coroutine = run_async(recipe, n, out, backend=backend, options=options, registry=registry, on_progress=on_progress)
+    coroutine = run_async(recipe, n, out, backend=backend, options=options, registry=registry,
+                          on_progress=on_progress, corpus=corpus)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -94,6 +98,7 @@ async def run_async(
     options: RunOptions | None = None,
     registry: Registry | None = None,
     on_progress: Callable[[RunStats], None] | None = None,
+    corpus: str | Path | None = None,
 ) -> RunResult:
     """The async form of `run`."""
     if n < 0:
@@ -101,12 +106,13 @@ async def run_async(
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     registry = registry or default_registry()
-    checked = build_pipeline(recipe, registry)  # recipe errors first, before any backend setting
+    out = Path(out)
+    index, ingested = open_run_corpus(recipe, out, corpus)
+    checked = build_pipeline(recipe, registry, corpus=index)  # recipe errors first, before any backend setting
     llm, spec = make_backend(backend or recipe.backend, registry, recipe)
     named = {name: make_backend(other, registry, recipe, ("backends", name))[0] for name, other in recipe.backends.items()}
     backends = {DEFAULT: llm, **named}
     models = {name: b.model_id for name, b in named.items()}
-    out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -120,10 +126,10 @@ async def run_async(
             if trees:
                 await start_all(backends)
                 started = True
-            context = StageContext(seed=recipe.seed, model=llm.model_id, models=models)
+            context = StageContext(seed=recipe.seed, model=llm.model_id, models=models, corpus=index)
             generated = await grow_trees(recipe, trees, out, runner, context)
             pipeline = build_pipeline(recipe, registry, model=llm.model_id, generated=generated, models=models,
-                                      loaded=checked.entities)
+                                      loaded=checked.entities, corpus=index)
             runner.pipeline = pipeline
             changed = adopt_recipe(store, pipeline)
             finished = store.finished_indices(n)
@@ -144,7 +150,21 @@ async def run_async(
             if started:
                 await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)
             store.close()
-    return RunResult(out, runner.stats, counts["kept"], counts["rejected"], changed)
+    return RunResult(out, runner.stats, counts["kept"], counts["rejected"], changed, ingested)
+
+
+def open_run_corpus(recipe: Recipe, out: Path, override: str | Path | None) -> tuple[Any, Any]:
+    """The run's corpus (documents are ingested into OUT/corpus), or (None, None) without one."""
+    from .corpus.resolve import corpus_path, open_corpus
+
+    if corpus_path(recipe, override) is None:
+        return None, None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create output directory {out}: {exc.strerror}") from None
+    with RunLock(out):  # released before the run takes it again: flock is per open file
+        return open_corpus(recipe, out, override)
 
 
 def trees_to_grow(recipe: Recipe, out: Path) -> dict[str, TopicTree]:

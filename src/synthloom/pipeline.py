@@ -37,6 +37,7 @@ class Pipeline:
     entities: dict[str, EntityList]
     samplers: dict[str, Sampler]
     stages: list[Stage]
+    corpus: Any = None
 
     def new_record(self, index: int) -> Record:
         slots = {name: sampler.sample(index) for name, sampler in self.samplers.items()}
@@ -46,7 +47,8 @@ class Pipeline:
         """Changes whenever anything that shapes the records changes (not n, not concurrency)."""
         recipe = self.recipe.model_dump(mode="json", exclude={"backend", "description"})
         entities = {name: [e.items, e.weights] for name, e in self.entities.items()}
-        blob = json.dumps([recipe, entities], sort_keys=True, default=str)
+        corpus = getattr(self.corpus, "fingerprint", None)
+        blob = json.dumps([recipe, entities] + ([corpus] if corpus else []), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
     def columns(self) -> list[str]:
@@ -55,20 +57,20 @@ class Pipeline:
 
 def build_pipeline(recipe: Recipe, registry: Registry, model: str = "",
                    generated: dict[str, list[str]] | None = None, models: dict[str, str] | None = None,
-                   loaded: dict[str, EntityList] | None = None) -> Pipeline:
+                   loaded: dict[str, EntityList] | None = None, corpus: Any = None) -> Pipeline:
     """Resolve and check the whole recipe; raises RecipeError naming file, line and field.
 
     `model` is the backend's model id, which stages put in every request (and so in its key).
     """
     try:
-        entities = load_entities(recipe, generated, loaded)
+        entities = load_entities(recipe, generated, loaded, corpus)
         samplers = build_samplers(recipe, entities)
         check_backend_names(recipe)
-        stages = build_stages(recipe, registry, StageContext(recipe.seed, recipe.params, model, models or {}))
+        stages = build_stages(recipe, registry, StageContext(recipe.seed, recipe.params, model, models or {}, corpus))
         check_names(recipe, samplers, stages)
     except FieldProblem as problem:
         raise problem_to_error(problem, recipe) from None
-    return Pipeline(recipe, entities, samplers, stages)
+    return Pipeline(recipe, entities, samplers, stages, corpus)
 
 
 def build_samplers(recipe: Recipe, entities: dict[str, EntityList]) -> dict[str, Sampler]:
@@ -91,12 +93,17 @@ def build_stages(recipe: Recipe, registry: Registry, context: StageContext) -> l
             cls = registry.stage_class(spec.kind)
         except KeyError as exc:
             raise FieldProblem(("stages", i, "kind"), exc.args[0]) from None
+        if getattr(cls, "uses_corpus", False) and context.corpus is None:
+            raise FieldProblem(("stages", i, "kind"), f"a {spec.kind!r} stage retrieves from a corpus, but the recipe "
+                               "has no `corpus:` (add `corpus: PATH`, or pass --corpus DIR)")
         try:
             config = cls.Config.model_validate(raw)
         except ValidationError as exc:
             raise stage_error(exc, recipe, cls.Config, i) from None
         try:
             stages.append(cls(config, context))
+        except FieldProblem as problem:
+            raise FieldProblem(("stages", i, *problem.loc), problem.message) from None
         except TemplateSyntaxProblem as exc:
             where = field_holding(raw, lambda value: value == getattr(exc, "source", None)) or "prompt"
             line = f" (template line {exc.line})" if exc.line else ""

@@ -62,14 +62,20 @@ def register_builtins(registry: Registry) -> None:
     from .stages.conversation import ConversationStage
     from .stages.evolve import EvolveStage
     from .stages.generate import GenerateStage
+    from .stages.grounded import GroundedAnswerStage
+    from .stages.grounding import GroundingStage
     from .stages.judge import JudgeStage
     from .stages.preference import PreferenceStage
+    from .stages.retrieve import RetrieveStage
 
     registry.add_stage("generate", GenerateStage)
     registry.add_stage("conversation", ConversationStage)
     registry.add_stage("judge", JudgeStage)
     registry.add_stage("evol", EvolveStage)
     registry.add_stage("preference", PreferenceStage)
+    registry.add_stage("retrieve", RetrieveStage)
+    registry.add_stage("grounded_answer", GroundedAnswerStage)
+    registry.add_stage("grounding", GroundingStage)
     registry.add_backend("embedded", lazy_backend(".backends.embedded", "EmbeddedBackend"))
     registry.add_backend("openai", lazy_backend(".backends.openai", "OpenAIBackend"))
     registry.add_backend("fake", lazy_backend(".backends.fake", "FakeBackend"))

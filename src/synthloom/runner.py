@@ -175,6 +175,8 @@ class Runner:
     async def run_stage(self, stage: Stage, record: Record) -> dict | Rejected:
         """Render, call, parse; repeat while parse asks for a follow-up request."""
         request = stage.render(record)
+        if not isinstance(request, Request):
+            return request  # a stage that needs no call (a retrieval, a check that already failed)
         for _ in range(self.options.max_calls_per_stage):
             canonical = request.canonical()
             key = request.cache_key(canonical)

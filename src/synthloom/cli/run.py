@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sequential", action="store_true", help="one record at a time, no concurrency (for debugging)")
     p.add_argument("--max-attempts", type=int, default=6, help="tries per request for transient errors (default 6)")
     p.add_argument("--seed", type=int, help="override the recipe's seed")
+    p.add_argument("--corpus", type=Path, help="an ingested corpus, or documents to ingest into OUT/corpus (default: the recipe's)")
     p.add_argument("--dry-run", action="store_true", help="use the fake backend: no model, no cost")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=handle)
@@ -47,10 +48,15 @@ def handle(args: argparse.Namespace) -> int:
     options = RunOptions(concurrency=args.concurrency, sequential=args.sequential, max_attempts=args.max_attempts)
     out = args.out or Path("runs") / recipe.name
     if args.quiet:
-        result = run(recipe, args.n, out, backend=spec, options=options)
+        result = run(recipe, args.n, out, backend=spec, options=options, corpus=args.corpus)
     else:
         with ProgressBar(recipe.name) as bar:
-            result = run(recipe, args.n, out, backend=spec, options=options, on_progress=bar.update)
+            result = run(recipe, args.n, out, backend=spec, options=options, on_progress=bar.update, corpus=args.corpus)
+    if result.ingest is not None:
+        for warning in result.ingest.warnings():
+            print(f"synthloom: warning: corpus: {warning}", file=sys.stderr)
+        if result.ingest.written:
+            print(f"corpus: {result.ingest.summary()}", file=sys.stderr)
     if result.recipe_changed:
         print("synthloom: the recipe changed since the last run in this directory: records rebuilt, cached responses reused", file=sys.stderr)
     print(summary_line(str(out), result.stats, result.kept, result.rejected))

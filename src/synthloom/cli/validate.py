@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
+from ..backends.base import Request
 from ..pipeline import build_pipeline
 from ..recipe import FieldProblem, load_recipe, problem_to_error
 from ..registry import default_registry
@@ -16,13 +18,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check a recipe (and show sample prompts) without calling a model")
     p.add_argument("recipe", type=Path)
     p.add_argument("--show", type=int, default=0, metavar="K", help="print the first stage's prompt for the first K records")
+    p.add_argument("--corpus", type=Path, help="an ingested corpus, or documents (default: the recipe's)")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe)
     registry = default_registry()
-    pipeline = build_pipeline(recipe, registry)
+    from ..corpus.resolve import open_corpus  # numpy and friends only when a command needs them
+
+    with tempfile.TemporaryDirectory(prefix="synthloom-validate-") as tmp:
+        corpus, _ = open_corpus(recipe, Path(tmp), args.corpus)  # documents are ingested into a scratch dir
+        pipeline = build_pipeline(recipe, registry, corpus=corpus)
+        return report(args, recipe, registry, pipeline)
+
+
+def report(args: argparse.Namespace, recipe, registry, pipeline) -> int:
     if recipe.backend.kind not in registry.backends:
         known = ", ".join(sorted(registry.backends))
         problem = FieldProblem(("backend", "kind"), f"unknown backend {recipe.backend.kind!r} (known: {known})")
@@ -34,10 +45,15 @@ def handle(args: argparse.Namespace) -> int:
     print(f"  slots: {', '.join(pipeline.samplers) or 'none'}")
     print(f"  stages: {stages}")
     print(f"  backend: {recipe.backend.kind}" + (f" ({recipe.backend.model})" if recipe.backend.model else ""))
+    if pipeline.corpus is not None:
+        print(f"  corpus: {len(pipeline.corpus)} chunks")
     for index in range(args.show):
         record = pipeline.new_record(index)
-        request = pipeline.stages[0].render(record)
         print(f"\n--- record {record.id} slots={record.slots}")
+        request = pipeline.stages[0].render(record)
+        if not isinstance(request, Request):  # a stage without an LLM call (retrieve)
+            print(f"[{pipeline.stages[0].name}] {request}")
+            continue
         for message in request.messages:
             print(f"[{message['role']}] {message['content']}")
     return 0

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "Recipe",
@@ -18,6 +18,8 @@ __all__ = [
     "StageSpec",
     "TopicTree",
     "TreeEntity",
+    "CorpusSpec",
+    "ChunksEntity",
 ]
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -107,10 +109,36 @@ class TreeEntity(Strict):
     tree: TopicTree
 
 
+class ChunkSelect(Strict):
+    """Which chunks of the corpus make the list (all, by default)."""
+
+    docs: list[str] = Field(default_factory=list, description="glob patterns on document paths, e.g. ['biology/*']")
+    min_tokens: int = Field(0, ge=0, description="leave out chunks shorter than this")
+
+
+class ChunksEntity(Strict):
+    """The `{chunks: {...}}` form of an entity list: the chunks of the recipe's corpus."""
+
+    chunks: ChunkSelect = Field(default_factory=ChunkSelect)
+
+
+class CorpusSpec(Strict):
+    """Documents to ground generation in: an ingested corpus, or documents ingested at run time."""
+
+    path: str = Field(min_length=1, description="a directory made by `synthloom ingest`, or documents (relative to the recipe)")
+    chunk_tokens: int = Field(256, ge=16, le=8192, description="token budget of a chunk, when ingesting documents")
+    overlap: int = Field(32, ge=0, description="tokens shared by neighbouring chunks, when ingesting documents")
+
+    @model_validator(mode="before")
+    @classmethod
+    def from_path(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
+
+
 EntityItem = str | dict[str, str]
 """An entity is text, or a mapping of texts used as {{ slot.key }} (e.g. a pair of roles)."""
 
-EntitySpec = list[EntityItem] | EntityFile | WeightedItems | TreeEntity
+EntitySpec = list[EntityItem] | EntityFile | WeightedItems | TreeEntity | ChunksEntity
 
 
 class SlotSpec(Strict):
@@ -143,6 +171,7 @@ class Recipe(Strict):
     backend: BackendSpec = Field(default_factory=BackendSpec)
     backends: dict[str, BackendSpec] = Field(default_factory=dict, description="more backends, named, for `params.backend`")
     params: GenerationParams = Field(default_factory=GenerationParams, description="defaults for every stage")
+    corpus: CorpusSpec | None = Field(None, description="documents for `chunks` entities and retrieval stages")
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     slots: dict[str, str | SlotSpec] = Field(default_factory=dict)
     stages: list[StageSpec] = Field(min_length=1)

@@ -8,7 +8,7 @@ from typing import Any
 from pathlib import Path
 
 from ..recipe.load import FieldProblem
-from ..recipe.model import EntityFile, Recipe, TreeEntity, WeightedItems
+from ..recipe.model import ChunksEntity, EntityFile, Recipe, TreeEntity, WeightedItems
 
 __all__ = ["EntityList", "load_entities", "read_items"]
 
@@ -60,8 +60,23 @@ def unique(items: Any) -> tuple[Any, ...]:
     return tuple(seen.values())
 
 
+def chunk_items(recipe: Recipe, name: str, spec: ChunksEntity, corpus: Any) -> list[dict[str, str]]:
+    """The corpus chunks the spec selects, as mappings ({{ chunk.text }}, {{ chunk.id }}, ...)."""
+    import fnmatch
+
+    if corpus is None:
+        raise FieldProblem(("entities", name), "takes chunks from a corpus, but the recipe has no `corpus:` "
+                           "(add `corpus: PATH`, or pass --corpus DIR)")
+    select = spec.chunks
+    items = [c.as_item() for c in corpus.chunks
+             if c.tokens >= select.min_tokens and (not select.docs or any(fnmatch.fnmatch(c.doc, p) for p in select.docs))]
+    if not items:
+        raise FieldProblem(("entities", name, "chunks"), f"no chunk of the corpus ({len(corpus.chunks)} chunks) matches")
+    return items
+
+
 def load_entities(recipe: Recipe, generated: dict[str, list[str]] | None = None,
-                  loaded: dict[str, EntityList] | None = None) -> dict[str, EntityList]:
+                  loaded: dict[str, EntityList] | None = None, corpus: Any = None) -> dict[str, EntityList]:
     """Resolve every entity list of the recipe; raises FieldProblem naming the list.
 
     Lists made by the LLM at run time (topic trees) come in `generated`; without it (validation)
@@ -73,6 +88,8 @@ def load_entities(recipe: Recipe, generated: dict[str, list[str]] | None = None,
             entity = loaded[name]
         elif isinstance(spec, TreeEntity):
             entity = EntityList(name, unique(tree_entity_items(recipe, name, spec, generated)))
+        elif isinstance(spec, ChunksEntity):
+            entity = EntityList(name, tuple(chunk_items(recipe, name, spec, corpus)))
         elif isinstance(spec, EntityFile):
             path = (recipe.base_dir / spec.file).resolve()
             try:

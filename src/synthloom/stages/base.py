@@ -26,6 +26,7 @@ class StageContext:
     params: GenerationParams = field(default_factory=GenerationParams)
     model: str = ""
     models: dict[str, str] = field(default_factory=dict)  # named backends → their model ids
+    corpus: Any = None  # a CorpusIndex for stages with `uses_corpus = True`
 
     def model_for(self, backend: str | None) -> str:
         return self.models.get(backend, self.model) if backend else self.model
@@ -38,7 +39,9 @@ class Stage(Protocol):
     outputs before any request is sent), `outputs` the fields it adds, `fingerprint` a hash of
     its templates for lineage. Neither method touches a backend, so both test without one.
     A stage that needs several calls (turns of a conversation, a repair of invalid JSON)
-    returns the next Request from `parse`, keeping its progress in `record.state`.
+    returns the next Request from `parse`, keeping its progress in `record.state`. A stage
+    that needs no call this time (a retrieval, a check that already failed) returns its fields
+    or a Rejected from `render` directly.
     """
 
     Config: ClassVar[type[BaseModel]]
@@ -47,6 +50,6 @@ class Stage(Protocol):
     outputs: tuple[str, ...]
     fingerprint: str
 
-    def render(self, record: Record) -> Request: ...
+    def render(self, record: Record) -> Request | dict[str, Any] | Rejected: ...
 
     def parse(self, response: Response, record: Record) -> ParseResult: ...

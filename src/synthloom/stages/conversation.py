@@ -8,10 +8,13 @@ writing the end marker. The output is the chat `messages` list that SFT trainers
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..backends.base import Message, Request, Response
 from ..record import Record, Rejected
+from ..recipe.load import FieldProblem
 from ..recipe.model import GenerationParams, check_identifier
 from ..templates import PromptTemplate
 from .base import ParseResult, StageContext
@@ -20,6 +23,19 @@ from .common import RequestMaker, fingerprint_of
 __all__ = ["ConversationStage", "ConversationConfig"]
 
 ROLES = ("user", "assistant")
+
+GROUNDING_NOTE = "\n\nSources:\n{sources}\n\nAnswer only from these sources, and cite the source of every claim by its number in brackets, like [1]."
+
+
+class ConversationRetrieval(BaseModel):
+    """Grounding for the assistant: before each of its turns, search the corpus with the user's
+    last message and put the results in its system prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(3, ge=1, le=20, description="chunks per assistant turn, included ones counted")
+    mode: Literal["hybrid", "bm25", "dense"] = "hybrid"
+    include: list[str] = Field(default_factory=list, description="templates giving chunk ids in every turn's sources")
 
 
 class ConversationConfig(BaseModel):
@@ -36,6 +52,7 @@ class ConversationConfig(BaseModel):
     min_turns: int = Field(2, ge=1)
     end_marker: str = "[END]"
     output: str = "messages"
+    retrieve: ConversationRetrieval | None = Field(None, description="ground the assistant's turns in the corpus")
     params: GenerationParams = Field(default_factory=GenerationParams)
 
     _check_name = field_validator("name")(check_identifier)
@@ -58,9 +75,16 @@ class ConversationStage:
         self.systems = {"user": PromptTemplate(config.user), "assistant": PromptTemplate(config.assistant)}
         self.opener = PromptTemplate(config.opener)
         self.maker = RequestMaker.for_stage(config.name, config.params, context)
-        self.outputs = (config.output,)
+        self.corpus = context.corpus
+        if config.retrieve and self.corpus is None:
+            raise FieldProblem(("retrieve",), "grounds the conversation in a corpus, but the recipe has no `corpus:` "
+                               "(add `corpus: PATH`, or pass --corpus DIR)")
+        self.include = [PromptTemplate(t) for t in config.retrieve.include] if config.retrieve else []
+        self.outputs = (config.output, f"{config.output}_sources") if config.retrieve else (config.output,)
         self.inputs = self.systems["user"].variables | self.systems["assistant"].variables | self.opener.variables
-        self.fingerprint = fingerprint_of(config.user, config.assistant, config.opener)
+        self.inputs = self.inputs.union(*(t.variables for t in self.include))
+        self.fingerprint = fingerprint_of(config.user, config.assistant, config.opener,
+                                          config.retrieve.model_dump_json() if config.retrieve else None)
 
     def render(self, record: Record) -> Request:
         values = record.variables()
@@ -69,8 +93,27 @@ class ConversationStage:
             "user": self.systems["user"].render(values),
             "assistant": self.systems["assistant"].render(values),
             "opener": self.opener.render(values),
+            "sources": [],
         }
+        if self.config.retrieve:
+            from .retrieve import render_ids
+
+            record.state[self.name]["include"] = render_ids(self.include, values)
         return self.next_request(record)
+
+    def grounding(self, record: Record, lines: list[str]) -> str:
+        """Sources for the assistant's next turn (searched with the user's last line), noted in state."""
+        from .grounded import format_sources
+
+        state = record.state[self.name]
+        spec = self.config.retrieve
+        chunks = [c for c in (self.corpus.get(i) for i in state["include"]) if c is not None][: spec.k]
+        room = spec.k - len(chunks)
+        if room > 0:
+            hits = self.corpus.search(lines[-1], room, spec.mode, exclude=[c.id for c in chunks])
+            chunks.extend(hit.chunk for hit in hits)
+        state["sources"] = state["sources"][: len(lines) // 2] + [[c.id for c in chunks]]
+        return GROUNDING_NOTE.format(sources=format_sources(chunks))
 
     def next_request(self, record: Record) -> Request:
         """The request for whoever speaks next, seeing the conversation from their side."""
@@ -79,6 +122,8 @@ class ConversationStage:
         speaker = ROLES[len(lines) % 2]
         marker = self.config.end_marker
         system = state[speaker] + (f"\nWhen the conversation has reached a natural end, write {marker}." if marker else "")
+        if speaker == "assistant" and self.config.retrieve:
+            system += self.grounding(record, lines)
         messages: list[Message] = [{"role": "system", "content": system}]
         if speaker == "user":
             messages.append({"role": "user", "content": state["opener"]})
@@ -98,7 +143,10 @@ class ConversationStage:
             lines.append(text)
         enough = len(lines) >= self.config.min_turns
         if (ended or not text) and enough or len(lines) >= self.config.turns:
-            return {self.config.output: [{"role": ROLES[i % 2], "content": line} for i, line in enumerate(lines)]}
+            messages = [{"role": ROLES[i % 2], "content": line} for i, line in enumerate(lines)]
+            if self.config.retrieve:
+                return {self.outputs[0]: messages, self.outputs[1]: state["sources"][: len(lines) // 2]}
+            return {self.outputs[0]: messages}
         if not text:
             return Rejected("empty_turn", f"turn {len(lines) + 1} of {self.name} was empty")
         return self.next_request(record)
