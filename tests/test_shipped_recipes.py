@@ -8,7 +8,7 @@ import pytest
 from synthloom.cli import main
 
 RECIPES = sorted(Path("recipes").glob("*.yaml"))
-CURATION = {"low_score", "tie"}
+CURATION = {"low_score", "tie", "unsupported_judge"}
 
 
 def test_there_are_recipes():

@@ -38,6 +38,7 @@ class RunResult:
     rejected: int
     recipe_changed: bool = False
     ingest: Any = None  # the IngestReport when the run ingested its corpus's documents
+    grounding: dict[str, dict[str, Any]] | None = None  # per grounding stage: checked, supported, fraction
 
     @property
     def dataset(self) -> Path:
@@ -150,7 +151,7 @@ async def run_async(
             if started:
                 await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)
             store.close()
-    return RunResult(out, runner.stats, counts["kept"], counts["rejected"], changed, ingested)
+    return RunResult(out, runner.stats, counts["kept"], counts["rejected"], changed, ingested, counts["grounding"])
 
 
 def open_run_corpus(recipe: Recipe, out: Path, override: str | Path | None) -> tuple[Any, Any]:
@@ -270,7 +271,32 @@ def export_run(store: Store, pipeline: Pipeline, out: Path, n: int, spec: Backen
             "failure_reasons": dict(stats.reasons),
         },
     }
+    grounding = grounding_summary(store, pipeline, n, kept)
+    if grounding:
+        summary["grounding"] = grounding
     tmp = out / ".run.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out / "run.json")
-    return {"kept": kept, "rejected": rejected}
+    return {"kept": kept, "rejected": rejected, "grounding": grounding}
+
+
+UNSUPPORTED = ("unsupported_lexical", "unsupported_judge")
+
+
+def grounding_summary(store: Store, pipeline: Pipeline, n: int, kept: int) -> dict[str, dict[str, Any]]:
+    """For each grounding stage: answers checked, how many were supported, and the fraction."""
+    from .stages.grounding import GroundingStage
+
+    failures = store.failure_counts(n)
+    names = [stage.name for stage in pipeline.stages]
+    summary: dict[str, dict[str, Any]] = {}
+    for position, stage in enumerate(pipeline.stages):
+        if not isinstance(stage, GroundingStage):
+            continue
+        later = set(names[position + 1:])
+        passed = kept + sum(c for (where, _), c in failures.items() if where in later)
+        lexical, judged = (failures.get((stage.name, reason), 0) for reason in UNSUPPORTED)
+        checked = passed + lexical + judged
+        summary[stage.name] = {"checked": checked, "supported": passed, "rejected_lexical": lexical,
+                               "rejected_judge": judged, "supported_fraction": round(passed / checked, 4) if checked else None}
+    return summary

@@ -203,6 +203,12 @@ class Store:
         failed = self.db.execute("SELECT COUNT(*) FROM failures WHERE idx < ?", (n,)).fetchone()[0]
         return {"kept": kept, "rejected": failed}
 
+    def failure_counts(self, n: int) -> dict[tuple[str, str], int]:
+        """(stage, reason) → how many records failed there for good (transient ones left out)."""
+        self.flush()
+        query = "SELECT stage, reason, COUNT(*) FROM failures WHERE idx < ? AND transient = 0 GROUP BY stage, reason"
+        return {(stage, reason): count for stage, reason, count in self.db.execute(query, (n,))}
+
     def clear_records(self) -> None:
         """Forget records and failures (the recipe changed) but keep the paid-for responses."""
         self.flush()

@@ -44,6 +44,7 @@ def test_citations_map_back_to_chunk_ids(context):
     sources = record.state["answer"]["sources"]
     out = stage.parse(Response("Bees dance [1]. The angle gives the direction [1, 3]. Also [7]."), record)
     assert out["answer_citations"] == [sources[0], sources[2]] and out["answer_sources"] == sources
+    assert out["answer_cited_by"] == "model"
     assert out["answer"].startswith("Bees dance [1].")
 
 
@@ -150,3 +151,15 @@ def test_stages_that_retrieve_need_a_corpus():
     recipe = parse_recipe("name: x\nstages:\n  - kind: grounded_answer\n    name: a\n    question: hi\n")
     with pytest.raises(RecipeError, match=r"stages\[0\].kind.*no `corpus:`"):
         build_pipeline(recipe, default_registry())
+
+
+def test_attribution_cites_for_a_model_that_does_not(context):
+    bee = chunk_about(context, "waggle")
+    stage = answer_stage(context, attribute=True)
+    record = Record(0, "r", {"chunk": bee.as_item(), "question": "How do bees find flowers?"})
+    stage.render(record)
+    out = stage.parse(Response("A forager bee performs a waggle dance in the hive. Bees like jazz music."), record)
+    assert out["answer"] == "A forager bee performs a waggle dance in the hive [1]. Bees like jazz music."
+    assert out["answer_citations"] == [bee.id] and out["answer_cited_by"] == "overlap"
+    stage.render(record)
+    assert stage.parse(Response("Penguins cannot fly at all."), record).reason == "no_citation"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import deque
 from typing import Any, Iterable
 
@@ -62,15 +63,35 @@ class FakeBackend:
         return Response(text, "stop", Usage(prompt_words, len(text.split())), self.model_id)
 
     @staticmethod
+    def quote_source(request: Request) -> str | None:
+        """For a prompt with numbered sources (grounded stages): source [1]'s first sentence, cited."""
+        for message in reversed(request.messages):
+            if message["role"] in ("user", "system") and "Sources:" in message["content"]:
+                match = SOURCE_ONE.search(message["content"].split("Sources:", 1)[1])
+                if match and "Score: N" not in request.messages[-1]["content"]:
+                    return f"{_first_sentence(match.group(1))} [1]"
+        return None
+
+    @staticmethod
     def echo(request: Request) -> str:
         prompt = request.messages[-1]["content"]
         tag = request.cache_key()[:8]
         if "per line" in prompt.lower():  # list prompts (topic trees) get a list, so dry runs branch
             return "\n".join(f"{word} {tag[i:i + 3]}" for i, word in enumerate(LIST_WORDS))
+        grounded = FakeBackend.quote_source(request)
+        if grounded:
+            return grounded
         words = prompt.split()
         if request.max_tokens:
             words = words[: request.max_tokens]
         return f"[fake {tag}] " + " ".join(words)
+
+
+SOURCE_ONE = re.compile(r"^\[1\][^\n]*\n(.+?)(?:\n\n|$)", re.MULTILINE | re.DOTALL)
+
+
+def _first_sentence(text: str) -> str:
+    return re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
 
 
 LIST_WORDS = ("Harbors", "Glaciers", "Lanterns", "Orchards", "Comets")

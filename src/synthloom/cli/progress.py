@@ -27,15 +27,19 @@ class ProgressBar:
             refresh_per_second=5,
         )
         self.task = self.progress.add_task(label, total=None, rate="0", tps=0.0, bad=0)
+        self.started = False
 
     def __enter__(self) -> "ProgressBar":
-        self.progress.start()
-        return self
+        return self  # the bar appears with the first update, so an early error stays one line
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.started:
+            self.progress.stop()
 
     def update(self, stats: RunStats) -> None:
+        if not self.started:
+            self.progress.start()
+            self.started = True
         elapsed = max(stats.elapsed, 1e-9)
         tokens = stats.prompt_tokens + stats.completion_tokens
         self.progress.update(

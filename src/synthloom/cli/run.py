@@ -60,4 +60,8 @@ def handle(args: argparse.Namespace) -> int:
     if result.recipe_changed:
         print("synthloom: the recipe changed since the last run in this directory: records rebuilt, cached responses reused", file=sys.stderr)
     print(summary_line(str(out), result.stats, result.kept, result.rejected))
+    for stage, g in (result.grounding or {}).items():
+        if g["checked"]:
+            print(f"synthloom: grounding ({stage}): {g['supported']}/{g['checked']} answers supported by their sources "
+                  f"({g['supported_fraction']:.0%}); rejected: {g['rejected_lexical']} lexical, {g['rejected_judge']} by the judge")
     return 0

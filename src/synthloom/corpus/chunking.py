@@ -59,8 +59,21 @@ class Chunk:
         return " \n".join(part for part in (self.title, self.section, self.text) if part)
 
 
+ABBREVIATION = re.compile(r"(?:\b(?:St|Mt|Mr|Mrs|Ms|Dr|Prof|Sr|Jr|vs|etc|approx|Fig|No|Vol|Inc|Ltd|Co|ca|cf)|\b[A-Z]|e\.g|i\.e|U\.S)\.$")
+
+
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
+    """Sentences, not cut after abbreviations such as "Mt." or "e.g." or an initial ("J. Smith")."""
+    sentences: list[str] = []
+    for piece in SENTENCE_END.split(text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if sentences and ABBREVIATION.search(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {piece}"
+        else:
+            sentences.append(piece)
+    return sentences
 
 
 def split_words(text: str, count: TokenCounter, budget: int) -> list[str]:

@@ -20,7 +20,8 @@ from .base import ParseResult, StageContext
 from .common import RequestMaker, chat, fingerprint_of
 from .retrieve import render_ids
 
-__all__ = ["GroundedAnswerStage", "GroundedAnswerConfig", "format_sources", "cited_numbers", "DEFAULT_ANSWER_PROMPT"]
+__all__ = ["GroundedAnswerStage", "GroundedAnswerConfig", "format_sources", "cited_numbers", "attribute_citations",
+           "DEFAULT_ANSWER_PROMPT"]
 
 DEFAULT_ANSWER_PROMPT = """Answer the question using only the sources below. After every sentence, cite the source it comes from by its number in brackets, like [1]. If the sources do not contain the answer, say that they do not.
 
@@ -57,6 +58,27 @@ def cited_numbers(text: str, count: int) -> tuple[list[int], list[int]]:
     return good, bad
 
 
+def attribute_citations(text: str, sources: list[str], threshold: float = 0.5) -> tuple[str, list[int]]:
+    """Post-hoc attribution: cite after each sentence the source holding most of its content words
+    (at least `threshold` of them); sentences no source supports stay uncited."""
+    from ..corpus.chunking import split_sentences
+    from ..corpus.support import content_words
+
+    vocab = [content_words(s) for s in sources]
+    out: list[str] = []
+    cited: list[int] = []
+    for sentence in split_sentences(text):
+        words = content_words(sentence)
+        shares = [len(words & v) / len(words) if words else 0.0 for v in vocab]
+        best = max(range(len(shares)), key=lambda i: (shares[i], -i)) if shares else 0
+        if shares and shares[best] >= threshold:
+            n = best + 1
+            sentence = f"{sentence[:-1]} [{n}]{sentence[-1]}" if sentence[-1] in ".!?" else f"{sentence} [{n}]"
+            cited += [n] if n not in cited else []
+        out.append(sentence)
+    return " ".join(out), cited
+
+
 class GroundedAnswerConfig(BaseModel):
     """Recipe fields of a `grounded_answer` stage."""
 
@@ -72,6 +94,8 @@ class GroundedAnswerConfig(BaseModel):
     prompt: str = Field(DEFAULT_ANSWER_PROMPT, description="template; sees `sources`, `question` and the record")
     system: str | None = None
     require_citation: bool = Field(True, description="reject answers that cite no source")
+    attribute: bool = Field(False, description="when the model cites nothing, cite for it: each sentence gets the "
+                            "source sharing most of its content words (small models rarely cite)")
     params: GenerationParams = Field(default_factory=GenerationParams)
 
     _check_name = field_validator("name")(check_identifier)
@@ -93,7 +117,7 @@ class GroundedAnswerStage:
         self.prompt = PromptTemplate(config.prompt)
         self.system = PromptTemplate(config.system) if config.system else None
         self.maker = RequestMaker.for_stage(config.name, config.params, context)
-        self.outputs = (config.name, f"{config.name}_citations", f"{config.name}_sources")
+        self.outputs = (config.name, f"{config.name}_citations", f"{config.name}_sources", f"{config.name}_cited_by")
         own = (self.prompt.variables | (self.system.variables if self.system else frozenset())) - LOCAL
         self.inputs = own | self.question.variables | self.query.variables | frozenset().union(*(t.variables for t in self.include))
         self.fingerprint = fingerprint_of(config.prompt, config.system, config.question, config.query, *config.include)
@@ -126,7 +150,12 @@ class GroundedAnswerStage:
         if not text:
             return Rejected("empty", f"{self.name}: the answer is empty")
         good, bad = cited_numbers(text, len(sources))
+        cited_by = "model"
+        if not good and self.config.attribute:
+            text, good = attribute_citations(text, [self.corpus.get(i).text for i in sources])
+            cited_by = "overlap"
         if self.config.require_citation and not good:
             extra = f" (cites [{', '.join(map(str, bad))}], but there are {len(sources)} sources)" if bad else ""
             return Rejected("no_citation", f"{self.name}: the answer cites no source{extra}: {text[:160]!r}")
-        return {self.outputs[0]: text, self.outputs[1]: [sources[n - 1] for n in good], self.outputs[2]: sources}
+        return {self.outputs[0]: text, self.outputs[1]: [sources[n - 1] for n in good], self.outputs[2]: sources,
+                self.outputs[3]: cited_by if good else None}
