@@ -48,6 +48,7 @@ test-fast: install-dev
 bench: install-dev
 	$(BIN)/python benchmarks/bench_openai.py
 	$(BIN)/python benchmarks/bench_embedded.py
+	$(BIN)/python benchmarks/bench_corpus.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -77,22 +77,34 @@ def split_sentences(text: str) -> list[str]:
 
 
 def split_words(text: str, count: TokenCounter, budget: int) -> list[str]:
-    """Cut an over-long sentence into word runs of at most `budget` tokens."""
+    """Cut an over-long sentence into word runs of at most `budget` tokens (linear: each word is
+    counted once, and a run the joined count finds too long is halved)."""
     pieces: list[str] = []
     words: list[str] = []
+    used = 0
     for word in text.split():
-        if words and count(" ".join([*words, word])) > budget:
+        size = count(word)
+        if words and used + size > budget:
             pieces.append(" ".join(words))
-            words = []
+            words, used = [], 0
         words.append(word)
+        used += size
     if words:
         pieces.append(" ".join(words))
-    return pieces
+    return [part for piece in pieces for part in fit(piece, count, budget)]
 
 
-def units_of(paragraph: str, count: TokenCounter, budget: int) -> list[tuple[str, int]]:
+def fit(piece: str, count: TokenCounter, budget: int) -> list[str]:
+    if count(piece) <= budget or len(piece.split()) < 2:
+        return [piece]
+    words = piece.split()
+    half = len(words) // 2
+    return fit(" ".join(words[:half]), count, budget) + fit(" ".join(words[half:]), count, budget)
+
+
+def units_of(paragraph: str, count: TokenCounter, budget: int, size: int | None = None) -> list[tuple[str, int]]:
     """A paragraph as packable units (whole, else sentences, else word runs) with token counts."""
-    size = count(paragraph)
+    size = count(paragraph) if size is None else size
     if size <= budget:
         return [(paragraph, size)]
     units: list[tuple[str, int]] = []
@@ -140,12 +152,14 @@ class ChunkBuilder:
         """Close the current chunk; with `carry`, start the next one with its overlap tail."""
         if not self.units:
             return
-        while len(self.units) > 1 and self.count(self.joined()) > self.settings.max_tokens:
+        size = self.count(self.joined())
+        while len(self.units) > 1 and size > self.settings.max_tokens:
             self.units.pop()  # token counts of parts can undercount the joined text by a few
+            size = self.count(self.joined())
         text = self.joined()
         position = len(self.chunks)
         self.chunks.append(Chunk(f"{self.doc.path}#{position}", self.doc.path, self.doc.title, self.section,
-                                 position, text, self.count(text), self.page))
+                                 position, text, size, self.page))
         self.units = self.overlap_tail(text) if carry and self.settings.overlap else []
         self.carried = len(self.units)
 
@@ -164,10 +178,16 @@ class ChunkBuilder:
         return "\n\n".join(text for text, _ in self.units) if len(self.units) > 1 else self.units[0][0]
 
 
-def chunk_document(doc: Document, count: TokenCounter, settings: ChunkSettings = ChunkSettings()) -> list[Chunk]:
-    """The document's chunks in reading order; each within `settings.max_tokens`."""
+def chunk_document(doc: Document, count: TokenCounter, settings: ChunkSettings = ChunkSettings(),
+                   count_many: Callable[[list[str]], list[int]] | None = None) -> list[Chunk]:
+    """The document's chunks in reading order; each within `settings.max_tokens`.
+
+    `count_many`, if given, counts all paragraphs in one batch (a Rust tokenizer does that on
+    every core) instead of one call each."""
     builder = ChunkBuilder(doc, count, settings)
     path: list[tuple[int, str]] = []
+    paragraphs = [b.text for b in doc.blocks if not b.level]
+    sizes = iter(count_many(paragraphs) if count_many else [None] * len(paragraphs))
     for block in doc.blocks:
         if block.level:
             builder.section_break()
@@ -175,7 +195,7 @@ def chunk_document(doc: Document, count: TokenCounter, settings: ChunkSettings =
             if not builder.units:
                 builder.section = " > ".join(text for lvl, text in path if text != doc.title)
             continue
-        for text, size in units_of(block.text, count, settings.max_tokens):
+        for text, size in units_of(block.text, count, settings.max_tokens, next(sizes)):
             builder.add(text, size, block.page)
     builder.emit()
     return builder.chunks

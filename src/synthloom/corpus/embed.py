@@ -30,6 +30,7 @@ class Embedder:
     def __init__(self, inference, tokenizer):
         self.inference = inference
         self.tokenizer = tokenizer
+        self.short: dict[str, int] = {}  # counts of short strings (words): chunking asks for them often
 
     def embed(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """One row per text, float32, unit length (so a dot product is the cosine)."""
@@ -39,6 +40,13 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def count(self, text: str) -> int:
+        if len(text) <= 24:
+            size = self.short.get(text)
+            if size is None:
+                if len(self.short) > 200_000:
+                    self.short.clear()
+                size = self.short[text] = len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+            return size
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def count_many(self, texts: Sequence[str]) -> list[int]:

@@ -132,7 +132,7 @@ def ingest(sources: list[Path] | Path, out: Path, settings: ChunkSettings = Chun
             report.skipped.append((name, str(exc)))
             entries[name] = entry | {"chunks": 0, "skipped": [str(exc)]}
             continue
-        made = chunk_document(doc, embedder.count, settings)
+        made = chunk_document(doc, embedder.count, settings, embedder.count_many)
         entries[name] = entry | {"chunks": len(made), "title": doc.title, "notes": doc.notes}
         report.notes.extend((name, note) for note in doc.notes)
         report.read_chunks += len(made)
