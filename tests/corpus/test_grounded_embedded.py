@@ -24,9 +24,8 @@ def test_grounded_qa_on_the_embedded_model(tmp_path):
         assert row["question"].strip() and row["answer"].strip()
         assert row["answer_citations"] and set(row["answer_citations"]) <= set(row["answer_sources"]) <= set(chunks)
         assert row["grounded"] >= 4 and row["grounded_lexical"] >= 0.6
-    calls = [json.loads(line)["calls"] for line in (out / "lineage.jsonl").read_text().splitlines()]
-    stages_called = {c["stage"] for record in calls for c in record} | {r["stage"] for r in rejected}
-    assert "answer" in stages_called
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["this_run"]["requests_sent"] >= 2 * 3, "a question and an answer per record, at least"
     for r in rejected:  # each rejection carries the record as far as it got, and its reason
         assert r["row"]["question"].strip() and r["detail"]
     grounding = json.loads((out / "run.json").read_text())["grounding"]["grounded"]

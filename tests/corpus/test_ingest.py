@@ -131,3 +131,13 @@ def test_pdf_text_and_page_numbers(tmp_path, embedder):
     assert chunks and all(c.page and c.page >= 1 for c in chunks)
     assert len(" ".join(c.text for c in chunks).split()) > 300
     assert json.loads((tmp_path / "c" / MANIFEST).read_text())["files"][pdfs[0].name]["title"]
+
+
+def test_example_corpus_keeps_html_and_pdf_structure(tmp_path, embedder):
+    report = ingest([EXAMPLE], tmp_path / "c", embedder=embedder)
+    assert report.files == 8 and not report.warnings()
+    chunks = read_chunks(tmp_path / "c")
+    quake = [c for c in chunks if c.doc == "earthquakes.html"]
+    assert quake[0].title.startswith("Earthquakes") and all(c.section for c in quake[1:])
+    assert not any("**" in c.text or "Privacy" in c.text or "cookie" in c.text.lower() for c in quake)
+    assert {c.doc for c in chunks} == {p.name for p in EXAMPLE.iterdir()}

@@ -170,13 +170,17 @@ def is_heading_line(line: str) -> bool:
 
 
 def read_html(text: str, name: str) -> Document:
-    """The main content of a web page (trafilatura drops navigation, footers, ads) as blocks."""
+    """The main content of a web page (trafilatura drops navigation, footers, ads) as blocks.
+
+    Formatting is kept so headings come out as Markdown headings; bold and italics are then
+    unwrapped, since chunks are prompt text."""
     import trafilatura
 
     markdown = trafilatura.extract(text, output_format="markdown", include_comments=False,
-                                   include_tables=True, include_formatting=False, favor_recall=True)
+                                   include_tables=True, include_formatting=True, favor_recall=True)
     if not markdown:
         raise Unreadable("no main text found in the HTML")
+    markdown = re.sub(r"\*\*(\S(?:.*?\S)?)\*\*|(?<!\w)\*(\S(?:.*?\S)?)\*(?!\w)", lambda m: m.group(1) or m.group(2), markdown)
     meta = trafilatura.extract_metadata(text)
     title = (meta.title or "").strip() if meta else ""
     return Document(name, title, blocks_from_markdown(normalise(markdown)))
