@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from . import __version__
 from .backends.base import AuthFailed, Backend
-from .errors import ConfigError
+from .errors import ConfigError, missing_extra
 from .export import jsonl_to_parquet, write_jsonl, write_jsonl_lines
 from .pipeline import Pipeline, build_pipeline
 from .recipe.load import FieldProblem, load_recipe, problem_to_error
@@ -156,10 +156,12 @@ async def run_async(
 
 def open_run_corpus(recipe: Recipe, out: Path, override: str | Path | None) -> tuple[Any, Any]:
     """The run's corpus (documents are ingested into OUT/corpus), or (None, None) without one."""
-    from .corpus.resolve import corpus_path, open_corpus
-
-    if corpus_path(recipe, override) is None:
+    if recipe.corpus is None and override is None:
         return None, None
+    try:
+        from .corpus.resolve import open_corpus
+    except ImportError as exc:
+        raise missing_extra("corpus", exc) from None
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

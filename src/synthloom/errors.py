@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SynthloomError", "RecipeError", "ConfigError"]
+__all__ = ["SynthloomError", "RecipeError", "ConfigError", "missing_extra"]
 
 
 class SynthloomError(Exception):
@@ -26,3 +26,9 @@ class RecipeError(SynthloomError):
 
 class ConfigError(SynthloomError):
     """A bad command-line option or backend setting (model file, server, key)."""
+
+
+def missing_extra(extra: str, exc: ImportError) -> ConfigError:
+    """The error for an optional dependency that is not installed."""
+    return ConfigError(f"this needs the `{extra}` extra ({exc.name or exc} is not installed): "
+                       f"pip install 'synthloom[{extra}]'")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, missing_extra
 
 __all__ = ["add_parser", "handle"]
 
@@ -25,8 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..corpus.chunking import ChunkSettings
-    from ..corpus.ingest import ingest
+    try:
+        from ..corpus.chunking import ChunkSettings
+        from ..corpus.ingestion import ingest
+    except ImportError as exc:
+        raise missing_extra("corpus", exc) from None
 
     try:
         settings = ChunkSettings(args.chunk_tokens, args.overlap, min(48, args.chunk_tokens // 4))

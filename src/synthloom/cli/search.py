@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, missing_extra
 
 __all__ = ["add_parser", "handle"]
 
@@ -22,7 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise ConfigError("-k must be at least 1")
-    from ..corpus.store import load_index
+    try:
+        from ..corpus.store import load_index
+    except ImportError as exc:
+        raise missing_extra("corpus", exc) from None
 
     index = load_index(args.corpus)
     for rank, hit in enumerate(index.search(args.query, args.k, args.mode), 1):

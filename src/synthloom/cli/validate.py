@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from ..backends.base import Request
+from ..errors import missing_extra
 from ..pipeline import build_pipeline
 from ..recipe import FieldProblem, load_recipe, problem_to_error
 from ..registry import default_registry
@@ -25,7 +26,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe)
     registry = default_registry()
-    from ..corpus.resolve import open_corpus  # numpy and friends only when a command needs them
+    try:
+        from ..corpus.resolve import open_corpus  # numpy and friends only when a command needs them
+    except ImportError as exc:
+        if recipe.corpus is not None or args.corpus is not None:
+            raise missing_extra("corpus", exc) from None
+        open_corpus = lambda *a: (None, None)  # noqa: E731
 
     with tempfile.TemporaryDirectory(prefix="synthloom-validate-") as tmp:
         corpus, _ = open_corpus(recipe, Path(tmp), args.corpus)  # documents are ingested into a scratch dir

@@ -1,9 +1,11 @@
-"""Grounding corpora: read documents, chunk them, index them (BM25 + embeddings), search."""
+"""Grounding corpora: read documents, chunk them, index them (BM25 + embeddings), search.
 
-from .chunking import Chunk, ChunkSettings, chunk_document
-from .index import CorpusIndex, Hit
-from .ingest import IngestReport, ingest
-from .readers import Document, Unreadable, read_document
+Names are imported on first use, so the stages that need only the text helpers (and a
+registry built without the `corpus` extra) do not import numpy, bm25s or WordLlama.
+"""
+
+from importlib import import_module
+from typing import Any
 
 __all__ = [
     "Chunk",
@@ -17,3 +19,15 @@ __all__ = [
     "Unreadable",
     "read_document",
 ]
+
+_WHERE = {
+    "Chunk": "chunking", "ChunkSettings": "chunking", "chunk_document": "chunking",
+    "CorpusIndex": "index", "Hit": "index", "IngestReport": "ingestion", "ingest": "ingestion",
+    "Document": "readers", "Unreadable": "readers", "read_document": "readers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'synthloom.corpus' has no attribute {name!r}")
+    return getattr(import_module(f".{_WHERE[name]}", __name__), name)

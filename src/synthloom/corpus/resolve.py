@@ -9,7 +9,7 @@ from ..recipe.load import FieldProblem, problem_to_error
 from ..recipe.model import ChunksEntity, Recipe
 from .chunking import ChunkSettings
 from .index import CorpusIndex
-from .ingest import IngestReport, ingest
+from .ingestion import IngestReport, ingest
 from .store import MANIFEST, load_index
 
 __all__ = ["open_corpus", "corpus_path", "needs_corpus"]

@@ -20,7 +20,7 @@ from ..templates import PromptTemplate
 from .base import ParseResult, StageContext
 from .common import RequestMaker, chat, fingerprint_of
 from .grounded import format_sources
-from .judge import ask_for_score, parse_score, score_format
+from .judge import read_score
 
 __all__ = ["GroundingStage", "GroundingConfig", "DEFAULT_GROUNDING_PROMPT"]
 
@@ -127,18 +127,10 @@ class GroundingStage:
         return self.maker.request(messages, record)
 
     def parse(self, response: Response, record: Record) -> ParseResult:
-        low, high = self.config.scale
         state = record.state[self.name]
-        if state["reasoning"] is None:
-            state["reasoning"] = response.text.strip()
-        score = parse_score(response.text)
-        if score is None or not low <= score <= high:
-            if state["repairs"] >= self.config.repairs:
-                return Rejected("no_score", f"{self.name}: no 'Score: N' with N in {low}..{high} in: {response.text[-200:]!r}")
-            state["repairs"] += 1
-            state["messages"] = ask_for_score(state["messages"], response.text, self.config.scale)
-            return self.maker.request(state["messages"], record, "repair", state["repairs"],
-                                      response_format=score_format(self.config.scale))
+        score = read_score(response, record, state, self.config.scale, self.config.repairs, self.maker)
+        if not isinstance(score, float):
+            return score
         value = int(score) if score.is_integer() else score
         if score < self.config.threshold:
             return Rejected("unsupported_judge", f"{self.name}: judge scored {value}, below {self.config.threshold:g}: "

@@ -20,7 +20,7 @@ from ..templates import PromptTemplate
 from .base import ParseResult, StageContext
 from .common import RequestMaker, chat, fingerprint_of
 
-__all__ = ["JudgeStage", "JudgeConfig", "parse_score", "ask_for_score", "score_format"]
+__all__ = ["JudgeStage", "JudgeConfig", "parse_score", "ask_for_score", "score_format", "read_score"]
 
 SCORE = re.compile(r"score\s*(?:[:=]|is)?\s*\**\s*(-?\d+(?:\.\d+)?)\s*\**\s*(?:/\s*\d+)?", re.IGNORECASE)
 
@@ -50,6 +50,23 @@ def score_format(scale: tuple[int, int]) -> dict:
     schema = {"type": "object", "properties": {"score": {"type": "integer", "minimum": low, "maximum": high}},
               "required": ["score"], "additionalProperties": False}
     return {"type": "json_schema", "json_schema": {"name": "score", "schema": schema, "strict": True}}
+
+
+def read_score(response: Response, record: Record, state: dict, scale: tuple[int, int], repairs: int,
+               maker: RequestMaker) -> float | Request | Rejected:
+    """The reply's score; else a follow-up asking for it as JSON (`state` keeps the messages,
+    the first reply as reasoning, and the repairs made); else `no_score` after `repairs` tries."""
+    low, high = scale
+    if state["reasoning"] is None:
+        state["reasoning"] = response.text.strip()
+    score = parse_score(response.text)
+    if score is not None and low <= score <= high:
+        return score
+    if state["repairs"] >= repairs:
+        return Rejected("no_score", f"no 'Score: N' with N in {low}..{high} in: {response.text[-200:]!r}")
+    state["repairs"] += 1
+    state["messages"] = ask_for_score(state["messages"], response.text, scale)
+    return maker.request(state["messages"], record, "repair", state["repairs"], response_format=score_format(scale))
 
 
 class JudgeConfig(BaseModel):
@@ -101,18 +118,10 @@ class JudgeStage:
         return self.maker.request(messages, record)
 
     def parse(self, response: Response, record: Record) -> ParseResult:
-        low, high = self.config.scale
         state = record.state[self.name]
-        if state["reasoning"] is None:
-            state["reasoning"] = response.text.strip()
-        score = parse_score(response.text)
-        if score is None or not low <= score <= high:
-            if state["repairs"] >= self.config.repairs:
-                return Rejected("no_score", f"no 'Score: N' with N in {low}..{high} in: {response.text[-200:]!r}")
-            state["repairs"] += 1
-            state["messages"] = ask_for_score(state["messages"], response.text, self.config.scale)
-            return self.maker.request(state["messages"], record, "repair", state["repairs"],
-                                      response_format=score_format(self.config.scale))
+        score = read_score(response, record, state, self.config.scale, self.config.repairs, self.maker)
+        if not isinstance(score, float):
+            return score
         value = int(score) if score.is_integer() else score
         if self.config.threshold is not None and score < self.config.threshold:
             return Rejected("low_score", f"{self.name} = {value}, below the threshold {self.config.threshold:g}")
