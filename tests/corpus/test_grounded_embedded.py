@@ -23,7 +23,7 @@ def test_grounded_qa_on_the_embedded_model(tmp_path):
     for row in rows:  # what a kept record must hold, whoever wrote it
         assert row["question"].strip() and row["answer"].strip()
         assert row["answer_citations"] and set(row["answer_citations"]) <= set(row["answer_sources"]) <= set(chunks)
-        assert row["grounded"] >= 4 and row["grounded_lexical"] >= 0.6
+        assert row["grounded"] is None and row["grounded_lexical"] >= 0.6  # the recipe's judge is off for SmolLM2
     summary = json.loads((out / "run.json").read_text())
     assert summary["this_run"]["requests_sent"] >= 2 * 3, "a question and an answer per record, at least"
     for r in rejected:  # each rejection carries the record as far as it got, and its reason
@@ -31,6 +31,7 @@ def test_grounded_qa_on_the_embedded_model(tmp_path):
     grounding = json.loads((out / "run.json").read_text())["grounding"]["grounded"]
     assert grounding["checked"] == len(rows) + sum(r["stage"] == "grounded" for r in rejected)
     assert grounding["checked"] >= 1 and "grounding (grounded):" in result.stdout  # seeded: 2 of 3 reach the check
+    assert grounding["rejected_judge"] == 0
     again = run_cli("run", ROOT / "recipes" / "grounded_qa.yaml", "-n", "3", "--out", out, "--quiet")
     assert again.returncode == 0
     assert json.loads((out / "run.json").read_text())["this_run"]["requests_sent"] == 0, "resume pays for nothing twice"
