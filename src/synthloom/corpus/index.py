@@ -109,6 +109,14 @@ class CorpusIndex:
         return [Hit(self.chunks[i], score, ranks.get("bm25", {}).get(i, 0), ranks.get("dense", {}).get(i, 0))
                 for i, score in best]
 
+    def context(self, include: list[str], query: str, k: int, mode: SearchMode = "hybrid") -> list[Chunk]:
+        """The chunks named in `include` (unknown ids skipped, no repeats), then the best search
+        results for `query`: `k` in all. What a grounded stage puts in its prompt."""
+        chunks = list({c.id: c for c in (self.get(i) for i in include) if c is not None}.values())[:k]
+        if len(chunks) < k:
+            chunks += [hit.chunk for hit in self.search(query, k - len(chunks), mode, exclude=[c.id for c in chunks])]
+        return chunks
+
     @classmethod
     def load(cls, directory: Path, embedder: Embedder | None = None) -> "CorpusIndex":
         from .store import load_index

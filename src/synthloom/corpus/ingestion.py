@@ -127,7 +127,7 @@ def ingest(sources: list[Path] | Path, out: Path, settings: ChunkSettings = Chun
             on_file(name)
         entry: dict = {"sha256": digest, "bytes": len(data)}
         try:
-            doc = read_document(path, name)
+            doc = read_document(path, name, data)
         except Unreadable as exc:
             report.skipped.append((name, str(exc)))
             entries[name] = entry | {"chunks": 0, "skipped": [str(exc)]}

@@ -41,13 +41,14 @@ class Document:
     notes: list[str] = field(default_factory=list)
 
 
-def read_document(path: Path, name: str) -> Document:
-    """The document at `path` (shown as `name`); raises Unreadable with the reason."""
+def read_document(path: Path, name: str, data: bytes | None = None) -> Document:
+    """The document at `path` (shown as `name`; `data`: its bytes, if already read); raises
+    Unreadable with the reason."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise Unreadable(f"unsupported file type {path.suffix or '(none)'}")
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if data is None else data
     except OSError as exc:
         raise Unreadable(f"cannot read: {exc.strerror}") from None
     if not data.strip():

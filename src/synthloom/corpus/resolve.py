@@ -6,13 +6,13 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..recipe.load import FieldProblem, problem_to_error
-from ..recipe.model import ChunksEntity, Recipe
+from ..recipe.model import Recipe
 from .chunking import ChunkSettings
 from .index import CorpusIndex
 from .ingestion import IngestReport, ingest
 from .store import MANIFEST, load_index
 
-__all__ = ["open_corpus", "corpus_path", "needs_corpus"]
+__all__ = ["open_corpus", "corpus_path"]
 
 
 def corpus_path(recipe: Recipe, override: str | Path | None = None) -> Path | None:
@@ -22,11 +22,6 @@ def corpus_path(recipe: Recipe, override: str | Path | None = None) -> Path | No
     if recipe.corpus is None:
         return None
     return (recipe.base_dir / recipe.corpus.path).resolve()
-
-
-def needs_corpus(recipe: Recipe, stage_classes: list[type]) -> bool:
-    return any(isinstance(spec, ChunksEntity) for spec in recipe.entities.values()) or \
-        any(getattr(cls, "uses_corpus", False) for cls in stage_classes)
 
 
 def open_corpus(recipe: Recipe, workdir: Path, override: str | Path | None = None) -> tuple[CorpusIndex | None, IngestReport | None]:

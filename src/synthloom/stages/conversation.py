@@ -107,11 +107,7 @@ class ConversationStage:
 
         state = record.state[self.name]
         spec = self.config.retrieve
-        chunks = [c for c in (self.corpus.get(i) for i in state["include"]) if c is not None][: spec.k]
-        room = spec.k - len(chunks)
-        if room > 0:
-            hits = self.corpus.search(lines[-1], room, spec.mode, exclude=[c.id for c in chunks])
-            chunks.extend(hit.chunk for hit in hits)
+        chunks = self.corpus.context(state["include"], lines[-1], spec.k, spec.mode)
         state["sources"] = state["sources"][: len(lines) // 2] + [[c.id for c in chunks]]
         return GROUNDING_NOTE.format(sources=format_sources(chunks))
 

@@ -122,22 +122,13 @@ class GroundedAnswerStage:
         self.inputs = own | self.question.variables | self.query.variables | frozenset().union(*(t.variables for t in self.include))
         self.fingerprint = fingerprint_of(config.prompt, config.system, config.question, config.query, *config.include)
 
-    def context_for(self, values: dict[str, Any]) -> list[Any]:
-        """The included chunks, then the best search results, k in all, no repeats."""
-        chunks = [c for c in (self.corpus.get(i) for i in render_ids(self.include, values)) if c is not None]
-        chunks = list({c.id: c for c in chunks}.values())[: self.config.k]
-        room = self.config.k - len(chunks)
-        if room > 0:
-            hits = self.corpus.search(self.query.render(values), room, self.config.mode, exclude=[c.id for c in chunks])
-            chunks.extend(hit.chunk for hit in hits)
-        return chunks
-
     def render(self, record: Record) -> Request | Rejected:
         values = record.variables()
         question = self.question.render(values).strip()
         if not question:
             return Rejected("empty_question", f"{self.name}: the question is empty")
-        chunks = self.context_for(values)
+        chunks = self.corpus.context(render_ids(self.include, values), self.query.render(values),
+                                     self.config.k, self.config.mode)
         if not chunks:
             return Rejected("no_context", f"{self.name}: nothing in the corpus matches {question[:80]!r}")
         record.state[self.name] = {"sources": [c.id for c in chunks]}

@@ -129,10 +129,9 @@ class GroundingStage:
     def parse(self, response: Response, record: Record) -> ParseResult:
         state = record.state[self.name]
         score = read_score(response, record, state, self.config.scale, self.config.repairs, self.maker)
-        if not isinstance(score, float):
+        if isinstance(score, (Request, Rejected)):
             return score
-        value = int(score) if score.is_integer() else score
         if score < self.config.threshold:
-            return Rejected("unsupported_judge", f"{self.name}: judge scored {value}, below {self.config.threshold:g}: "
+            return Rejected("unsupported_judge", f"{self.name}: judge scored {score}, below {self.config.threshold:g}: "
                             f"{state['reasoning'][-200:]!r}")
-        return {self.outputs[0]: value, self.outputs[1]: state["lexical"], self.outputs[2]: state["reasoning"]}
+        return {self.outputs[0]: score, self.outputs[1]: state["lexical"], self.outputs[2]: state["reasoning"]}

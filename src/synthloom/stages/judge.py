@@ -53,7 +53,7 @@ def score_format(scale: tuple[int, int]) -> dict:
 
 
 def read_score(response: Response, record: Record, state: dict, scale: tuple[int, int], repairs: int,
-               maker: RequestMaker) -> float | Request | Rejected:
+               maker: RequestMaker) -> int | float | Request | Rejected:
     """The reply's score; else a follow-up asking for it as JSON (`state` keeps the messages,
     the first reply as reasoning, and the repairs made); else `no_score` after `repairs` tries."""
     low, high = scale
@@ -61,7 +61,7 @@ def read_score(response: Response, record: Record, state: dict, scale: tuple[int
         state["reasoning"] = response.text.strip()
     score = parse_score(response.text)
     if score is not None and low <= score <= high:
-        return score
+        return int(score) if score.is_integer() else score
     if state["repairs"] >= repairs:
         return Rejected("no_score", f"no 'Score: N' with N in {low}..{high} in: {response.text[-200:]!r}")
     state["repairs"] += 1
@@ -120,9 +120,8 @@ class JudgeStage:
     def parse(self, response: Response, record: Record) -> ParseResult:
         state = record.state[self.name]
         score = read_score(response, record, state, self.config.scale, self.config.repairs, self.maker)
-        if not isinstance(score, float):
+        if isinstance(score, (Request, Rejected)):
             return score
-        value = int(score) if score.is_integer() else score
         if self.config.threshold is not None and score < self.config.threshold:
-            return Rejected("low_score", f"{self.name} = {value}, below the threshold {self.config.threshold:g}")
-        return {self.outputs[0]: value, self.outputs[1]: state["reasoning"]}
+            return Rejected("low_score", f"{self.name} = {score}, below the threshold {self.config.threshold:g}")
+        return {self.outputs[0]: score, self.outputs[1]: state["reasoning"]}
