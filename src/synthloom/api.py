@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
-import os
-import platform
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
 from .backends.base import AuthFailed, Backend
 from .errors import ConfigError, missing_extra
-from .export import jsonl_to_parquet, write_jsonl, write_jsonl_lines
+from .export.run_files import export_run, grounding_summary, without_credentials
 from .pipeline import Pipeline, build_pipeline
 from .recipe.load import FieldProblem, load_recipe, problem_to_error
 from .recipe.model import BackendSpec, Recipe, TopicTree, TreeEntity
@@ -39,6 +34,7 @@ class RunResult:
     recipe_changed: bool = False
     ingest: Any = None  # the IngestReport when the run ingested its corpus's documents
     grounding: dict[str, dict[str, Any]] | None = None  # per grounding stage: checked, supported, fraction
+    curation: dict[str, Any] | None = None  # dropped_<reason> counts, constraint adherence, dedup figures
 
     @property
     def dataset(self) -> Path:
@@ -151,7 +147,8 @@ async def run_async(
             if started:
                 await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)
             store.close()
-    return RunResult(out, runner.stats, counts["kept"], counts["rejected"], changed, ingested, counts["grounding"])
+    return RunResult(out, runner.stats, counts["kept"], counts["rejected"], changed, ingested, counts["grounding"],
+                     counts["curation"])
 
 
 def open_run_corpus(recipe: Recipe, out: Path, override: str | Path | None) -> tuple[Any, Any]:
@@ -233,72 +230,3 @@ def adopt_recipe(store: Store, pipeline: Pipeline) -> bool:
     store.set_meta("recipe_fingerprint", fingerprint)
     store.set_meta("recipe", pipeline.recipe.model_dump_json(exclude={"backend"}))
     return changed
-
-
-def without_credentials(url: str | None) -> str | None:
-    """A URL as safe to write down: user:password@ and query strings (?key=...) removed."""
-    if not url:
-        return url
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def export_run(store: Store, pipeline: Pipeline, out: Path, n: int, spec: BackendSpec, stats: RunStats) -> dict[str, int]:
-    """Write dataset.jsonl/.parquet, rejected.jsonl, lineage.jsonl and run.json from the store."""
-    kept = write_jsonl_lines(out / "dataset.jsonl", store.iter_row_texts(n))
-    jsonl_to_parquet(out / "dataset.jsonl", out / "dataset.parquet")
-    rejected = write_jsonl(out / "rejected.jsonl", store.iter_failures(n))
-    write_jsonl_lines(out / "lineage.jsonl", store.iter_lineage_texts(n))
-    summary = {
-        "synthloom": __version__,
-        "python": platform.python_version(),
-        "recipe": pipeline.recipe.name,
-        "recipe_fingerprint": pipeline.fingerprint(),
-        "n": n,
-        "kept": kept,
-        "rejected": rejected,
-        "backend": {"kind": spec.kind, "model": spec.model, "base_url": without_credentials(spec.base_url)},
-        "backends": {name: {"kind": b.kind, "model": b.model, "base_url": without_credentials(b.base_url)}
-                     for name, b in pipeline.recipe.backends.items()},
-        "this_run": {
-            "records": stats.processed,
-            "requests_sent": stats.requests,
-            "cache_hits": stats.cached,
-            "retries": stats.retries,
-            "prompt_tokens": stats.prompt_tokens,
-            "completion_tokens": stats.completion_tokens,
-            "seconds": round(stats.elapsed, 3),
-            "failure_reasons": dict(stats.reasons),
-        },
-    }
-    grounding = grounding_summary(store, pipeline, n, kept)
-    if grounding:
-        summary["grounding"] = grounding
-    tmp = out / ".run.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "run.json")
-    return {"kept": kept, "rejected": rejected, "grounding": grounding}
-
-
-UNSUPPORTED = ("unsupported_lexical", "unsupported_judge")
-
-
-def grounding_summary(store: Store, pipeline: Pipeline, n: int, kept: int) -> dict[str, dict[str, Any]]:
-    """For each grounding stage: answers checked, how many were supported, and the fraction."""
-    from .stages.grounding import GroundingStage
-
-    failures = store.failure_counts(n)
-    names = [stage.name for stage in pipeline.stages]
-    summary: dict[str, dict[str, Any]] = {}
-    for position, stage in enumerate(pipeline.stages):
-        if not isinstance(stage, GroundingStage):
-            continue
-        later = set(names[position + 1:])
-        passed = kept + sum(c for (where, _), c in failures.items() if where in later)
-        lexical, judged = (failures.get((stage.name, reason), 0) for reason in UNSUPPORTED)
-        checked = passed + lexical + judged
-        summary[stage.name] = {"checked": checked, "supported": passed, "rejected_lexical": lexical,
-                               "rejected_judge": judged, "supported_fraction": round(passed / checked, 4) if checked else None}
-    return summary

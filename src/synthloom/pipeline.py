@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,8 +36,10 @@ class Pipeline:
     recipe: Recipe
     entities: dict[str, EntityList]
     samplers: dict[str, Sampler]
-    stages: list[Stage]
+    stages: list[Stage]  # the recipe's stages, then its per-record `curate` steps
     corpus: Any = None
+    dataset_steps: list[Any] = field(default_factory=list)  # `curate` steps over all kept records (dedup)
+    sections: list[tuple[str, int]] = field(default_factory=list)  # per stage: ("stages"|"curate", position)
 
     def new_record(self, index: int) -> Record:
         slots = {name: sampler.sample(index) for name, sampler in self.samplers.items()}
@@ -66,11 +68,31 @@ def build_pipeline(recipe: Recipe, registry: Registry, model: str = "",
         entities = load_entities(recipe, generated, loaded, corpus)
         samplers = build_samplers(recipe, entities)
         check_backend_names(recipe)
-        stages = build_stages(recipe, registry, StageContext(recipe.seed, recipe.params, model, models or {}, corpus))
-        check_names(recipe, samplers, stages)
+        context = StageContext(recipe.seed, recipe.params, model, models or {}, corpus, recipe.base_dir)
+        built = build_stages(recipe, registry, context, "stages") + build_stages(recipe, registry, context, "curate")
+        bind_steps(built)
+        check_names(recipe, samplers, built)
     except FieldProblem as problem:
         raise problem_to_error(problem, recipe) from None
-    return Pipeline(recipe, entities, samplers, stages, corpus)
+    per_record = [(where, step) for where, step in built if not is_dataset_step(step)]
+    dataset_steps = [step for _, step in built if is_dataset_step(step)]
+    return Pipeline(recipe, entities, samplers, [step for _, step in per_record], corpus, dataset_steps,
+                    [where for where, _ in per_record])
+
+
+def bind_steps(built: list[tuple[tuple[str, int], Stage]]) -> None:
+    """Give steps that act on another step (a check that regenerates a story) the steps before them."""
+    for position, ((section, i), step) in enumerate(built):
+        if hasattr(step, "bind"):
+            try:
+                step.bind({s.name: s for _, s in built[:position]})
+            except FieldProblem as problem:
+                raise FieldProblem((section, i, *problem.loc), problem.message) from None
+
+
+def is_dataset_step(step: Any) -> bool:
+    """A step that looks at all kept records at once (dedup) rather than one record."""
+    return getattr(step, "scope", "record") == "dataset"
 
 
 def build_samplers(recipe: Recipe, entities: dict[str, EntityList]) -> dict[str, Sampler]:
@@ -85,61 +107,69 @@ def build_samplers(recipe: Recipe, entities: dict[str, EntityList]) -> dict[str,
     return samplers
 
 
-def build_stages(recipe: Recipe, registry: Registry, context: StageContext) -> list[Stage]:
-    stages: list[Stage] = []
-    for i, spec in enumerate(recipe.stages):
+def build_stages(recipe: Recipe, registry: Registry, context: StageContext,
+                 section: str = "stages") -> list[tuple[tuple[str, int], Stage]]:
+    """The steps of one recipe section, each with where it is ((section, position))."""
+    stages: list[tuple[tuple[str, int], Stage]] = []
+    for i, spec in enumerate(getattr(recipe, section)):
         raw = spec.model_dump(exclude_unset=False)
         try:
             cls = registry.stage_class(spec.kind)
         except KeyError as exc:
-            raise FieldProblem(("stages", i, "kind"), exc.args[0]) from None
+            raise FieldProblem((section, i, "kind"), exc.args[0]) from None
         if getattr(cls, "uses_corpus", False) and context.corpus is None:
-            raise FieldProblem(("stages", i, "kind"), f"a {spec.kind!r} stage retrieves from a corpus, but the recipe "
+            raise FieldProblem((section, i, "kind"), f"a {spec.kind!r} stage retrieves from a corpus, but the recipe "
                                "has no `corpus:` (add `corpus: PATH`, or pass --corpus DIR)")
         try:
             config = cls.Config.model_validate(raw)
         except ValidationError as exc:
-            raise stage_error(exc, recipe, cls.Config, i) from None
+            raise stage_error(exc, recipe, cls.Config, (section, i)) from None
         try:
-            stages.append(cls(config, context))
+            stages.append(((section, i), cls(config, context)))
         except FieldProblem as problem:
-            raise FieldProblem(("stages", i, *problem.loc), problem.message) from None
+            raise FieldProblem((section, i, *problem.loc), problem.message) from None
         except TemplateSyntaxProblem as exc:
             where = field_holding(raw, lambda value: value == getattr(exc, "source", None)) or "prompt"
             line = f" (template line {exc.line})" if exc.line else ""
-            raise FieldProblem(("stages", i, where), f"template syntax error{line}: {exc}") from None
+            raise FieldProblem((section, i, where), f"template syntax error{line}: {exc}") from None
     return stages
 
 
-def stage_error(exc: ValidationError, recipe: Recipe, model: type, index: int) -> RecipeError:
+def stage_error(exc: ValidationError, recipe: Recipe, model: type, where: tuple[str, int]) -> RecipeError:
     node = recipe.__dict__.get("_source_node")
     path = recipe.__dict__.get("_source_path", "<recipe>")
-    return validation_error(exc, node, path, model=model, prefix=("stages", index))
+    return validation_error(exc, node, path, model=model, prefix=where)
 
 
-def check_names(recipe: Recipe, samplers: dict[str, Sampler], stages: list[Stage]) -> None:
-    """Slots and outputs share one namespace; templates may only read what exists before them."""
+def check_names(recipe: Recipe, samplers: dict[str, Sampler], built: list[tuple[tuple[str, int], Stage]]) -> None:
+    """Slots and outputs share one namespace; templates may only read what exists before them.
+
+    A step may overwrite an earlier field only by naming it in `rewrites` (a constraint check
+    that regenerates the story it checks).
+    """
     for slot in samplers:
         if slot in RESERVED:
             raise FieldProblem(("slots", slot), f"{slot!r} is reserved for the record itself")
     available = set(samplers) | RESERVED
     seen_stage_names: set[str] = set()
-    for i, stage in enumerate(stages):
+    for position, ((section, i), stage) in enumerate(built):
         if stage.name in seen_stage_names:
-            raise FieldProblem(("stages", i, "name"), f"two stages are named {stage.name!r}")
+            raise FieldProblem((section, i, "name"), f"two steps are named {stage.name!r}")
         seen_stage_names.add(stage.name)
-        raw = recipe.stages[i].model_dump()
+        raw = getattr(recipe, section)[i].model_dump()
         for var in sorted(stage.inputs - available):
             where = field_holding(raw, lambda value: isinstance(value, str) and var in value) or "prompt"
-            later = [o for s in stages[i + 1 :] for o in s.outputs]
+            later = [o for _, s in built[position + 1 :] for o in s.outputs]
             why = "a later stage" if var in later else "no slot or earlier stage"
             raise FieldProblem(
-                ("stages", i, where),
+                (section, i, where),
                 f"template uses {{{{ {var} }}}}, which {why} defines{suggest(var, available)}",
             )
+        for var in sorted(getattr(stage, "rewrites", frozenset()) - available):
+            raise FieldProblem((section, i, "field"), f"{var!r} is not a slot or earlier output{suggest(var, available)}")
         for output in stage.outputs:
             if output in available:
-                raise FieldProblem(("stages", i, "name"), f"output {output!r} would overwrite a slot or earlier output")
+                raise FieldProblem((section, i, "name"), f"output {output!r} would overwrite a slot or earlier output")
             available.add(output)
 
 
@@ -158,8 +188,9 @@ def check_backend_names(recipe: Recipe) -> None:
                 walk(item, (*loc, i))
 
     walk(recipe.params.model_dump(), ("params",))
-    for i, spec in enumerate(recipe.stages):
-        walk(spec.model_dump(), ("stages", i))
+    for section in ("stages", "curate"):
+        for i, spec in enumerate(getattr(recipe, section)):
+            walk(spec.model_dump(), (section, i))
 
 
 def field_holding(raw: dict[str, Any], test: Any) -> str | None:

@@ -36,7 +36,12 @@ class Record:
 
 @dataclass(frozen=True)
 class Rejected:
-    """A stage's verdict that a record is unusable; `reason` is a short code for stats."""
+    """A stage's verdict that a record is unusable; `reason` is a short code for stats.
+
+    `fields` are added to the rejected row (what a check found, e.g. the words still missing),
+    so rejected.jsonl shows why without re-running anything.
+    """
 
     reason: str
     detail: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)

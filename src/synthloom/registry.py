@@ -59,6 +59,9 @@ def lazy_backend(module: str, class_name: str) -> BackendFactory:
 
 def register_builtins(registry: Registry) -> None:
     """The built-in stages and backends, registered through the same seam as plugins."""
+    from .curate.dataset import DedupStep
+    from .curate.filters import FILTERS
+    from .curate.verify.constraints import ConstraintStage
     from .stages.conversation import ConversationStage
     from .stages.evolve import EvolveStage
     from .stages.generate import GenerateStage
@@ -76,6 +79,10 @@ def register_builtins(registry: Registry) -> None:
     registry.add_stage("retrieve", RetrieveStage)
     registry.add_stage("grounded_answer", GroundedAnswerStage)
     registry.add_stage("grounding", GroundingStage)
+    registry.add_stage("constraints", ConstraintStage)
+    registry.add_stage("dedup", DedupStep)
+    for kind, filter_class in FILTERS.items():
+        registry.add_stage(kind, filter_class)
     registry.add_backend("embedded", lazy_backend(".backends.embedded", "EmbeddedBackend"))
     registry.add_backend("openai", lazy_backend(".backends.openai", "OpenAIBackend"))
     registry.add_backend("fake", lazy_backend(".backends.fake", "FakeBackend"))

@@ -8,6 +8,7 @@ at any point costs at most the requests in flight.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import time
 from collections import Counter
@@ -166,6 +167,7 @@ class Runner:
                 self.fail(record, stage.name, exc.reason, str(exc), transient=exc.retryable)
                 return
             if isinstance(result, Rejected):
+                record.fields.update(result.fields)
                 self.fail(record, stage.name, result.reason, result.detail, transient=False)
                 return
             record.fields.update(result)
@@ -175,6 +177,8 @@ class Runner:
     async def run_stage(self, stage: Stage, record: Record) -> dict | Rejected:
         """Render, call, parse; repeat while parse asks for a follow-up request."""
         request = stage.render(record)
+        if inspect.isawaitable(request):
+            request = await request  # a check that runs something (code in a sandbox)
         if not isinstance(request, Request):
             return request  # a stage that needs no call (a retrieval, a check that already failed)
         for _ in range(self.options.max_calls_per_stage):

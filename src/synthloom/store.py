@@ -14,7 +14,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Container, Iterator
 
 from .backends.base import Response
 from .errors import ConfigError
@@ -183,12 +183,22 @@ class Store:
         for (row,) in self.db.execute("SELECT row FROM records WHERE idx < ? ORDER BY idx", (n,)):
             yield row
 
-    def iter_lineage_texts(self, n: int) -> Iterator[str]:
+    def iter_indexed_rows(self, n: int) -> Iterator[tuple[int, str]]:
+        """(index, row JSON text) of the kept records, in record order."""
+        self.flush()
+        yield from self.db.execute("SELECT idx, row FROM records WHERE idx < ? ORDER BY idx", (n,))
+
+    def record_indices(self, n: int) -> list[int]:
+        self.flush()
+        return [idx for (idx,) in self.db.execute("SELECT idx FROM records WHERE idx < ? ORDER BY idx", (n,))]
+
+    def iter_lineage_texts(self, n: int, skip: Container[int] = ()) -> Iterator[str]:
         """One JSON object per record: its id, row and the calls that made it."""
         self.flush()
-        query = "SELECT id, row, lineage FROM records WHERE idx < ? ORDER BY idx"
-        for record_id, row, lineage in self.db.execute(query, (n,)):
-            yield f'{{"id":{dumps(record_id)},"row":{row},"calls":{lineage}}}'
+        query = "SELECT idx, id, row, lineage FROM records WHERE idx < ? ORDER BY idx"
+        for idx, record_id, row, lineage in self.db.execute(query, (n,)):
+            if idx not in skip:
+                yield f'{{"id":{dumps(record_id)},"row":{row},"calls":{lineage}}}'
 
     def iter_failures(self, n: int) -> Iterator[Failure]:
         self.flush()

@@ -157,9 +157,12 @@ class StageSpec(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     kind: str = "generate"
-    name: str
+    name: str = Field("", description="default: the kind")
 
-    _check_name = field_validator("name")(check_identifier)
+    @model_validator(mode="after")
+    def name_from_kind(self) -> "StageSpec":
+        self.name = check_identifier(self.name or self.kind)
+        return self
 
 
 class Recipe(Strict):
@@ -175,6 +178,7 @@ class Recipe(Strict):
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     slots: dict[str, str | SlotSpec] = Field(default_factory=dict)
     stages: list[StageSpec] = Field(min_length=1)
+    curate: list[StageSpec] = Field(default_factory=list, description="checks, filters, judges and dedup after the stages")
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True, description="where relative files are")
 
     @field_validator("entities", "slots")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, Awaitable, ClassVar, Protocol
 
 from pydantic import BaseModel
 
@@ -27,6 +27,7 @@ class StageContext:
     model: str = ""
     models: dict[str, str] = field(default_factory=dict)  # named backends → their model ids
     corpus: Any = None  # a CorpusIndex for stages with `uses_corpus = True`
+    base_dir: Any = None  # the recipe's folder, for files a step reads (a blocklist)
 
     def model_for(self, backend: str | None) -> str:
         return self.models.get(backend, self.model) if backend else self.model
@@ -41,7 +42,8 @@ class Stage(Protocol):
     A stage that needs several calls (turns of a conversation, a repair of invalid JSON)
     returns the next Request from `parse`, keeping its progress in `record.state`. A stage
     that needs no call this time (a retrieval, a check that already failed) returns its fields
-    or a Rejected from `render` directly.
+    or a Rejected from `render` directly, or an awaitable of them (a check that runs a
+    subprocess), which the runner awaits.
     """
 
     Config: ClassVar[type[BaseModel]]
@@ -50,6 +52,6 @@ class Stage(Protocol):
     outputs: tuple[str, ...]
     fingerprint: str
 
-    def render(self, record: Record) -> Request | dict[str, Any] | Rejected: ...
+    def render(self, record: Record) -> Request | dict[str, Any] | Rejected | Awaitable[dict[str, Any] | Rejected]: ...
 
     def parse(self, response: Response, record: Record) -> ParseResult: ...

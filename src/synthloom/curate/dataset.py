@@ -1,0 +1,108 @@
+"""Dataset-wide curation: steps that look at all kept records at once (dedup).
+
+They run at export, over the records the store holds, in record order, so the first copy of a
+duplicate is kept and the result is the same however many times the run was resumed. Dropped
+records leave dataset.jsonl for rejected.jsonl with the step, the reason and the copy they
+duplicate; the store itself is not changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterator
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..errors import missing_extra
+from ..recipe.model import check_identifier
+from ..stages.base import StageContext
+from ..stages.common import fingerprint_of
+from ..store import Failure, Store
+
+__all__ = ["DedupStep", "DedupConfig", "curate_dataset", "DatasetCuration"]
+
+REASONS = {"exact": "duplicate_exact", "minhash": "near_duplicate", "semantic": "semantic_duplicate"}
+THRESHOLDS = {"exact": 1.0, "minhash": 0.8, "semantic": 0.92}
+
+
+class DedupConfig(BaseModel):
+    """Recipe fields of a `dedup` step."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = "dedup"
+    name: str = "dedup"
+    method: str = Field("minhash", pattern="^(exact|minhash|semantic)$")
+    field: str = Field(description="the text to compare, e.g. story")
+    threshold: float | None = Field(None, gt=0, le=1, description="Jaccard (minhash) or cosine (semantic); default 0.8 / 0.92")
+    options: dict[str, Any] = Field(default_factory=dict, description="more deduper settings (num_perm, ngram, ...)")
+
+    _names = field_validator("name", "field")(check_identifier)
+
+
+class DedupStep:
+    """Drops exact, near (MinHash-LSH) or semantic duplicates of an earlier kept record."""
+
+    Config: ClassVar[type[BaseModel]] = DedupConfig
+    scope = "dataset"
+    outputs: tuple[str, ...] = ()
+
+    def __init__(self, config: DedupConfig, context: StageContext = StageContext()):
+        self.config = config
+        self.name = config.name
+        self.inputs = frozenset({config.field})
+        self.threshold = config.threshold if config.threshold is not None else THRESHOLDS[config.method]
+        self.reason = REASONS[config.method]
+        self.fingerprint = fingerprint_of(config.model_dump_json())
+
+    def deduper(self) -> Any:
+        try:
+            from .dedup import ExactDeduper, MinHashDeduper, SemanticDeduper
+        except ImportError as exc:
+            raise missing_extra("curate", exc) from None
+        if self.config.method == "exact":
+            return ExactDeduper(**self.config.options)
+        cls = MinHashDeduper if self.config.method == "minhash" else SemanticDeduper
+        return cls(threshold=self.threshold, **self.config.options)
+
+
+class DatasetCuration:
+    """What the dataset steps decided: dropped record indices with their Failure, per-step stats."""
+
+    def __init__(self) -> None:
+        self.dropped: dict[int, Failure] = {}
+        self.steps: dict[str, dict[str, Any]] = {}
+
+
+def curate_dataset(store: Store, steps: list[DedupStep], n: int) -> DatasetCuration:
+    """Run the dataset steps in order, each over the records the previous ones kept."""
+    result = DatasetCuration()
+    for step in steps:
+        survivors = [idx for idx in store.record_indices(n) if idx not in result.dropped]
+        texts = (text_of(row, step.config.field) for idx, row in rows_of(store, n, result.dropped))
+        found = step.deduper().dedup(texts)
+        ids = {}
+        wanted = {survivors[d.kept] for d in found.duplicates} | {survivors[d.index] for d in found.duplicates}
+        for idx, row in rows_of(store, n, result.dropped):
+            if idx in wanted:
+                ids[idx] = row
+        for dup in found.duplicates:
+            idx, kept = survivors[dup.index], survivors[dup.kept]
+            row = ids[idx]
+            result.dropped[idx] = Failure(id=row.get("id"), index=idx, stage=step.name, reason=step.reason,
+                                          detail=f"{step.config.method} duplicate of {ids[kept].get('id')} (similarity {dup.similarity:.3f})",
+                                          transient=False, row=row)
+        result.steps[step.name] = {"method": step.config.method, "threshold": step.threshold, "field": step.config.field,
+                                   "checked": found.total, "dropped": len(found.duplicates), "clusters": found.clusters}
+    return result
+
+
+def rows_of(store: Store, n: int, skip: dict[int, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for idx, text in store.iter_indexed_rows(n):
+        if idx not in skip:
+            yield idx, orjson.loads(text)
+
+
+def text_of(row: dict[str, Any], field: str) -> str:
+    value = row.get(field, "")
+    return value if isinstance(value, str) else orjson.dumps(value).decode("utf-8")

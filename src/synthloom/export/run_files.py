@@ -1,0 +1,121 @@
+"""A run directory's files, written from the store: dataset.jsonl/.parquet, rejected.jsonl,
+lineage.jsonl, recipe.yaml and run.json (counts, curation figures, field schema)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import urllib.parse
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from .. import __version__
+from ..curate.dataset import DatasetCuration, curate_dataset
+from ..curate.summary import curation_summary, dataset_schema
+from ..recipe.model import BackendSpec, Recipe
+from ..store import Store
+from .jsonl import write_jsonl, write_jsonl_lines
+from .parquet import jsonl_to_parquet
+
+__all__ = ["export_run", "grounding_summary", "without_credentials"]
+
+
+def without_credentials(url: str | None) -> str | None:
+    """A URL as safe to write down: user:password@ and query strings (?key=...) removed."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec, stats: Any) -> dict[str, Any]:
+    """Write the run directory's files from the store, after the dataset-wide curation steps."""
+    curation = curate_dataset(store, pipeline.dataset_steps, n) if pipeline.dataset_steps else DatasetCuration()
+    dropped = curation.dropped
+    kept = write_jsonl_lines(out / "dataset.jsonl", (text for idx, text in store.iter_indexed_rows(n) if idx not in dropped))
+    jsonl_to_parquet(out / "dataset.jsonl", out / "dataset.parquet")
+    rejected = write_jsonl(out / "rejected.jsonl", chain(store.iter_failures(n), (dropped[i] for i in sorted(dropped))))
+    write_jsonl_lines(out / "lineage.jsonl", store.iter_lineage_texts(n, dropped))
+    write_recipe(out / "recipe.yaml", pipeline.recipe)
+    summary = {
+        "synthloom": __version__,
+        "python": platform.python_version(),
+        "recipe": pipeline.recipe.name,
+        "recipe_fingerprint": pipeline.fingerprint(),
+        "n": n,
+        "kept": kept,
+        "rejected": rejected,
+        "backend": {"kind": spec.kind, "model": spec.model, "base_url": without_credentials(spec.base_url)},
+        "backends": {name: {"kind": b.kind, "model": b.model, "base_url": without_credentials(b.base_url)}
+                     for name, b in pipeline.recipe.backends.items()},
+        "this_run": {
+            "records": stats.processed,
+            "requests_sent": stats.requests,
+            "cache_hits": stats.cached,
+            "retries": stats.retries,
+            "prompt_tokens": stats.prompt_tokens,
+            "completion_tokens": stats.completion_tokens,
+            "seconds": round(stats.elapsed, 3),
+            "failure_reasons": dict(stats.reasons),
+        },
+    }
+    grounding = grounding_summary(store, pipeline, n, kept)
+    if grounding:
+        summary["grounding"] = grounding
+    kept_rows = (orjson.loads(text) for idx, text in store.iter_indexed_rows(n) if idx not in dropped)
+    summary["curation"] = curation_summary(pipeline, kept_rows, chain(store.iter_failures(n), dropped.values()))
+    if curation.steps:
+        summary["curation"]["dedup"] = curation.steps
+    first = next((orjson.loads(text) for idx, text in store.iter_indexed_rows(n) if idx not in dropped), None)
+    summary["schema"] = dataset_schema(pipeline, first)
+    tmp = out / ".run.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / "run.json")
+    return {"kept": kept, "rejected": rejected, "grounding": grounding, "curation": summary["curation"]}
+
+
+def write_recipe(path: Path, recipe: Recipe) -> None:
+    """The recipe as run: the file's own text when it came from one, else its YAML dump."""
+    from ..recipe.load import parse_recipe
+
+    source = recipe.__dict__.get("_source_path")
+    try:
+        text = Path(source).read_text(encoding="utf-8") if source else None
+        if text is not None and parse_recipe(text, str(source), recipe.base_dir).model_dump() != recipe.model_dump():
+            text = None  # changed in code or on the command line (--seed): write what actually ran
+    except Exception:  # noqa: BLE001 - the file changed or vanished since the run read it
+        text = None
+    if text is None:
+        text = yaml.safe_dump(recipe.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False, allow_unicode=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+UNSUPPORTED = ("unsupported_lexical", "unsupported_judge")
+
+
+def grounding_summary(store: Store, pipeline: Pipeline, n: int, kept: int) -> dict[str, dict[str, Any]]:
+    """For each grounding stage: answers checked, how many were supported, and the fraction."""
+    from ..stages.grounding import GroundingStage
+
+    failures = store.failure_counts(n)
+    names = [stage.name for stage in pipeline.stages]
+    summary: dict[str, dict[str, Any]] = {}
+    for position, stage in enumerate(pipeline.stages):
+        if not isinstance(stage, GroundingStage):
+            continue
+        later = set(names[position + 1:])
+        passed = kept + sum(c for (where, _), c in failures.items() if where in later)
+        lexical, judged = (failures.get((stage.name, reason), 0) for reason in UNSUPPORTED)
+        checked = passed + lexical + judged
+        summary[stage.name] = {"checked": checked, "supported": passed, "rejected_lexical": lexical,
+                               "rejected_judge": judged, "supported_fraction": round(passed / checked, 4) if checked else None}
+    return summary
