@@ -62,6 +62,7 @@ def register_builtins(registry: Registry) -> None:
     from .curate.dataset import DedupStep
     from .curate.filters import FILTERS
     from .curate.verify.constraints import ConstraintStage
+    from .stages.constitution import ConstitutionStage
     from .stages.conversation import ConversationStage
     from .stages.evolve import EvolveStage
     from .stages.generate import GenerateStage
@@ -79,6 +80,7 @@ def register_builtins(registry: Registry) -> None:
     registry.add_stage("retrieve", RetrieveStage)
     registry.add_stage("grounded_answer", GroundedAnswerStage)
     registry.add_stage("grounding", GroundingStage)
+    registry.add_stage("constitution", ConstitutionStage)
     registry.add_stage("constraints", ConstraintStage)
     registry.add_stage("dedup", DedupStep)
     for kind, filter_class in FILTERS.items():

@@ -53,3 +53,31 @@ def test_out_of_scale_score_is_not_accepted():
 def test_threshold_outside_scale_is_a_config_error():
     with pytest.raises(ValidationError, match="outside the scale"):
         JudgeConfig(name="q", prompt="p", threshold=7)
+
+
+def test_backtranslation_rubric_preset_fills_instruction_and_response():
+    s = JudgeStage(JudgeConfig(name="q", rubric="backtranslation", instruction="{{ question }}", response="{{ answer }}",
+                               threshold=4))
+    content = s.render(Record(0, "r", {"question": "What is 2+2?", "answer": "4"})).messages[0]["content"]
+    assert content.startswith("Below is an instruction from an user and a candidate answer")
+    assert content.endswith("Instruction: What is 2+2?\nAnswer: 4")
+    assert s.config.scale == (1, 5) and s.inputs == {"question", "answer"}
+
+
+def test_custom_criteria_build_the_rubric_and_the_scale():
+    s = JudgeStage(JudgeConfig(name="q", criteria={0: "no", 1: "partly", 2: "fully"}, response="{{ story }}",
+                               question="Does the story have a moral?", threshold=1))
+    content = s.render(Record(0, "r", {}, {"story": "Share toys."})).messages[0]["content"]
+    assert "Does the story have a moral?\n0: no\n1: partly\n2: fully" in content and "Text: Share toys." in content
+    assert s.config.scale == (0, 2)
+
+
+@pytest.mark.parametrize("config", [
+    {"name": "q"},  # nothing to judge with
+    {"name": "q", "prompt": "x", "rubric": "quality", "instruction": "a", "response": "b"},  # two at once
+    {"name": "q", "rubric": "nope", "instruction": "a", "response": "b"},
+    {"name": "q", "rubric": "quality", "response": "b"},
+])
+def test_rubric_config_errors(config):
+    with pytest.raises(ValidationError):
+        JudgeConfig(**config)

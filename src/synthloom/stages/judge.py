@@ -19,6 +19,7 @@ from ..recipe.model import GenerationParams, check_identifier
 from ..templates import PromptTemplate
 from .base import ParseResult, StageContext
 from .common import RequestMaker, chat, fingerprint_of
+from .rubrics import RUBRICS, criteria_prompt, rubric_prompt
 
 __all__ = ["JudgeStage", "JudgeConfig", "parse_score", "ask_for_score", "score_format", "read_score"]
 
@@ -76,7 +77,12 @@ class JudgeConfig(BaseModel):
 
     kind: str = "judge"
     name: str
-    prompt: str = Field(min_length=1, description="the rubric, ending with the request for 'Score: N'")
+    prompt: str | None = Field(None, min_length=1, description="the rubric, ending with the request for 'Score: N'")
+    rubric: str | None = Field(None, description="a built-in rubric instead of `prompt`: backtranslation | quality")
+    criteria: dict[int, str] | None = Field(None, description="a custom rubric instead of `prompt`: level → description")
+    question: str = Field("Rate the text on this scale:", description="what `criteria` are asked about")
+    instruction: str | None = Field(None, description="template: what was asked (for `rubric`/`criteria`)")
+    response: str | None = Field(None, description="template: what is judged (for `rubric`/`criteria`)")
     system: str | None = None
     scale: tuple[int, int] = (1, 5)
     threshold: float | None = Field(None, description="keep records scoring at least this; none: keep all")
@@ -88,12 +94,34 @@ class JudgeConfig(BaseModel):
 
     @model_validator(mode="after")
     def threshold_in_scale(self) -> "JudgeConfig":
+        given = [key for key in ("prompt", "rubric", "criteria") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `prompt`, `rubric` (a built-in name) or `criteria` (level: description)")
+        if self.rubric is not None:
+            if self.rubric not in RUBRICS:
+                raise ValueError(f"unknown rubric {self.rubric!r} (built in: {', '.join(RUBRICS)})")
+            if not (self.instruction and self.response):
+                raise ValueError(f"rubric {self.rubric!r} needs `instruction` and `response` templates, e.g. response: \"{{{{ story }}}}\"")
+            self.scale = RUBRICS[self.rubric][1]
+        if self.criteria is not None:
+            if not self.response:
+                raise ValueError("`criteria` need a `response` template: what is judged, e.g. \"{{ story }}\"")
+            self.scale = (min(self.criteria), max(self.criteria))
         low, high = self.scale
         if low >= high:
             raise ValueError(f"scale {list(self.scale)} must go from low to high")
         if self.threshold is not None and not low <= self.threshold <= high:
             raise ValueError(f"threshold {self.threshold} is outside the scale {list(self.scale)}")
         return self
+
+
+def judge_prompt(config: JudgeConfig) -> str:
+    """The rubric template: the config's own prompt, a built-in rubric, or one built from criteria."""
+    if config.rubric is not None:
+        return rubric_prompt(config.rubric, config.instruction or "", config.response or "")
+    if config.criteria is not None:
+        return criteria_prompt(config.criteria, config.instruction, config.response or "", config.question)
+    return config.prompt or ""
 
 
 class JudgeStage:
@@ -104,13 +132,13 @@ class JudgeStage:
     def __init__(self, config: JudgeConfig, context: StageContext = StageContext()):
         self.config = config
         self.name = config.name
-        self.prompt = PromptTemplate(config.prompt)
+        self.prompt = PromptTemplate(judge_prompt(config))
         self.system = PromptTemplate(config.system) if config.system else None
         self.maker = RequestMaker.for_stage(config.name, config.params, context)
         output = config.output or config.name
         self.outputs = (output, f"{output}_reasoning")
         self.inputs = self.prompt.variables | (self.system.variables if self.system else frozenset())
-        self.fingerprint = fingerprint_of(config.prompt, config.system)
+        self.fingerprint = fingerprint_of(self.prompt.source, config.system)
 
     def render(self, record: Record) -> Request:
         messages = chat(self.prompt, self.system, record.variables())
