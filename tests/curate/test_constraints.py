@@ -28,7 +28,7 @@ def test_word_forms(word, text, found):
     assert uses_word(text, word) is found
 
 
-def stages(tries=3, feedback=True, features=True):
+def stages(tries=3, feedback="follow_up", features=True):
     story = GenerateStage(GenerateConfig(name="story", prompt="Use {{ verb }} and {{ noun }}."))
     config = ConstraintConfig(field="story", words=["verb", "noun"], tries=tries, feedback=feedback,
                               features={"slot": "features", "checks": {"dialogue": "quoted_speech"}} if features else None)
@@ -53,17 +53,26 @@ def test_miss_asks_the_story_stage_again_naming_what_is_missing():
     follow = check.render(rec)
     assert follow.messages[0]["content"] == "Use decorate and thunder."
     assert follow.messages[1] == {"role": "assistant", "content": "The thunder boomed."}
-    assert 'the word "decorate"' in follow.messages[2]["content"] and '"a dialogue"' in follow.messages[2]["content"]
+    assert 'the word "decorate"' in follow.messages[2]["content"] and 'feature "a dialogue"' in follow.messages[2]["content"]
     assert follow.seed != story.render(rec).seed
     result = check.parse(Response('Thunders came. "We decorated!" they said.'), rec)
     assert result["story"] == 'Thunders came. "We decorated!" they said.'
     assert result["constraints"]["tries"] == 2
-    assert result["constraints"]["first_missing"] == ['the word "decorate"', '"a dialogue"']
+    assert result["constraints"]["first_missing"] == ['the word "decorate"', 'the feature "a dialogue"']
     assert result["constraints"]["missing"] == []
 
 
+def test_note_repeats_the_prompt_with_a_line_naming_the_miss():
+    story, check = stages(feedback="note")
+    rec = record("The thunder boomed.")
+    follow = check.render(rec)
+    assert len(follow.messages) == 1
+    assert follow.messages[0]["content"] == ('Use decorate and thunder.\n\nImportant: your text must include '
+                                             'the word "decorate", the feature "a dialogue".')
+
+
 def test_without_feedback_only_the_seed_changes():
-    story, check = stages(feedback=False)
+    story, check = stages(feedback="none")
     rec = record("Nothing here.")
     follow = check.render(rec)
     assert list(follow.messages) == list(story.render(rec).messages) and follow.seed != story.render(rec).seed
@@ -77,7 +86,7 @@ def test_rejected_after_tries_with_what_is_missing_on_the_row():
     assert isinstance(result, Rejected) and result.reason == "constraint_missed"
     assert "decorate" in result.detail and "2 generations" in result.detail
     assert result.fields["story"] == "Still nothing, but thunder."
-    assert result.fields["constraints"]["missing"] == ['the word "decorate"', '"a dialogue"']
+    assert result.fields["constraints"]["missing"] == ['the word "decorate"', 'the feature "a dialogue"']
 
 
 def test_tries_one_only_checks():

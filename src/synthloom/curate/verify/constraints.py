@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,8 +33,11 @@ FEATURE_CHECKS: dict[str, re.Pattern[str]] = {
     "exclamation": re.compile(r"\w\s*!"),
 }
 
-FEEDBACK = ("Your text does not use {{ missing | join(' or ') }}. Rewrite it so that it does, keeping everything "
-            "else the prompt asked for. Reply with only the new text.")
+FEEDBACK = {
+    "note": "Important: your text must include {{ missing | join(', ') }}.",
+    "follow_up": ("Your text does not include {{ missing | join(', ') }}. Rewrite it so that it does, keeping "
+                  "everything else the prompt asked for. Reply with only the new text."),
+}
 
 
 class FeatureChecks(BaseModel):
@@ -72,8 +75,10 @@ class ConstraintConfig(BaseModel):
     features: FeatureChecks | None = None
     tries: int = Field(3, ge=1, le=10, description="generations in all, the first included; 1 = only check")
     regenerate: str | None = Field(None, description="the stage to re-ask; default: the stage that wrote `field`")
-    feedback: bool | str = Field(True, description="name the miss in a follow-up (true, or a template using "
-                                 "{{ missing }}); false: only a new seed")
+    feedback: Literal["note", "follow_up", "none"] = Field(
+        "note", description="note: the prompt again, with a line naming what is missing; follow_up: the last text "
+        "and a message naming the miss; none: the same prompt with a new seed only")
+    feedback_text: str | None = Field(None, description="template for that line or message; sees `missing` and the record")
 
     _names = field_validator("name", "field")(check_identifier)
 
@@ -127,8 +132,8 @@ class ConstraintStage:
         self.outputs = (config.name,)
         self.rewrites = frozenset({config.field})
         self.inputs = frozenset({config.field, *config.words, *([config.features.slot] if config.features else [])})
-        feedback = config.feedback if isinstance(config.feedback, str) else FEEDBACK
-        self.feedback = PromptTemplate(feedback) if config.feedback else None
+        text = config.feedback_text or FEEDBACK.get(config.feedback)
+        self.feedback = PromptTemplate(text) if text and config.feedback != "none" else None
         self.fingerprint = fingerprint_of(config.model_dump_json())
         self.target: Any = None
 
@@ -159,7 +164,7 @@ class ConstraintStage:
                 for key, check in self.config.features.checks.items():
                     if isinstance(feature, str) and key.lower() in feature.lower():
                         pattern = re.compile(check[6:]) if check.startswith("regex:") else FEATURE_CHECKS[check]
-                        items.append((f'"{feature}"', pattern))
+                        items.append((f'the feature "{feature}"', pattern))
         return items
 
     def missing(self, text: str, record: Record) -> list[str]:
@@ -189,9 +194,13 @@ class ConstraintStage:
         return self.regeneration(text, missing, record, state["tries"])
 
     def regeneration(self, text: str, missing: list[str], record: Record, tries: int) -> Request:
-        """The target's own prompt with a new seed, plus (with feedback) its last text and what it lacked."""
-        base = self.target.messages(record)
-        if self.feedback is not None and text:
-            base = [*base, {"role": "assistant", "content": text},
-                    {"role": "user", "content": self.feedback.render({**record.variables(), "missing": missing})}]
-        return self.target.maker.request(base, record, "regenerate", tries)
+        """The target's own prompt with a new seed, and what the last text lacked (as a note or a follow-up)."""
+        messages = list(self.target.messages(record))
+        if self.feedback is not None:
+            line = self.feedback.render({**record.variables(), "missing": missing})
+            if self.config.feedback == "note":
+                last = messages[-1]
+                messages[-1] = {**last, "content": f"{last['content']}\n\n{line}"}
+            elif text:
+                messages += [{"role": "assistant", "content": text}, {"role": "user", "content": line}]
+        return self.target.maker.request(messages, record, "regenerate", tries)
