@@ -13,7 +13,8 @@ from typing import Any, ClassVar, Iterator
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import missing_extra
+from ..errors import ConfigError, missing_extra
+from ..recipe.load import FieldProblem
 from ..recipe.model import check_identifier
 from ..stages.base import StageContext
 from ..stages.common import fingerprint_of
@@ -54,16 +55,17 @@ class DedupStep:
         self.threshold = config.threshold if config.threshold is not None else THRESHOLDS[config.method]
         self.reason = REASONS[config.method]
         self.fingerprint = fingerprint_of(config.model_dump_json())
-
-    def deduper(self) -> Any:
         try:
-            from .dedup import ExactDeduper, MinHashDeduper, SemanticDeduper
+            from .dedup import make_deduper
         except ImportError as exc:
             raise missing_extra("curate", exc) from None
-        if self.config.method == "exact":
-            return ExactDeduper(**self.config.options)
-        cls = MinHashDeduper if self.config.method == "minhash" else SemanticDeduper
-        return cls(threshold=self.threshold, **self.config.options)
+        threshold = None if config.method == "exact" else self.threshold
+        try:
+            self.deduper = make_deduper(config.method, threshold, **config.options)
+        except TypeError as exc:
+            raise FieldProblem(("options",), f"not a {config.method} dedup setting: {exc}") from None
+        except ConfigError as exc:
+            raise FieldProblem(("options",), str(exc)) from None
 
 
 class DatasetCuration:
@@ -80,7 +82,7 @@ def curate_dataset(store: Store, steps: list[DedupStep], n: int) -> DatasetCurat
     for step in steps:
         survivors = [idx for idx in store.record_indices(n) if idx not in result.dropped]
         texts = (text_of(row, step.config.field) for idx, row in rows_of(store, n, result.dropped))
-        found = step.deduper().dedup(texts)
+        found = step.deduper.dedup(texts)
         ids = {}
         wanted = {survivors[d.kept] for d in found.duplicates} | {survivors[d.index] for d in found.duplicates}
         for idx, row in rows_of(store, n, result.dropped):
