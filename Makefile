@@ -10,7 +10,7 @@ SMOLLM2_VERSION := 0.1.2
 WHEELHOUSE ?= $(HOME)/.cache/synthloom/wheels-ggml-native-off
 LLAMA_WHEEL_STAMP := $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_VERSION)
 
-.PHONY: demo test test-fast bench install install-dev clean
+.PHONY: demo test test-fast bench experiment-diversity experiment-constraints install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_openai.py
 	$(BIN)/python benchmarks/bench_embedded.py
 	$(BIN)/python benchmarks/bench_corpus.py
+	$(BIN)/python benchmarks/bench_dedup.py
+
+# The seeds' claims, measured on the embedded model (minutes; results in benchmarks/results/).
+experiment-diversity: install-dev
+	$(BIN)/python benchmarks/experiment_diversity.py -n 40
+
+experiment-constraints: install-dev
+	$(BIN)/python benchmarks/experiment_constraints.py -n 30
 
 clean:
 	rm -rf $(VENV) runs
