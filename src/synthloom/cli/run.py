@@ -60,8 +60,23 @@ def handle(args: argparse.Namespace) -> int:
     if result.recipe_changed:
         print("synthloom: the recipe changed since the last run in this directory: records rebuilt, cached responses reused", file=sys.stderr)
     print(summary_line(str(out), result.stats, result.kept, result.rejected))
+    for line in curation_lines(result.curation or {}):
+        print(f"synthloom: {line}")
     for stage, g in (result.grounding or {}).items():
         if g["checked"]:
             print(f"synthloom: grounding ({stage}): {g['supported']}/{g['checked']} answers supported by their sources "
                   f"({g['supported_fraction']:.0%}); rejected: {g['rejected_lexical']} lexical, {g['rejected_judge']} by the judge")
     return 0
+
+
+def curation_lines(curation: dict) -> list[str]:
+    """What curation dropped, and each constraint check's adherence before and after regeneration."""
+    lines = []
+    dropped = curation.get("dropped") or {}
+    if dropped:
+        lines.append("curation dropped: " + ", ".join(f"{k.removeprefix('dropped_')} {v}" for k, v in dropped.items()))
+    for name, c in (curation.get("constraints") or {}).items():
+        if c["records"]:
+            lines.append(f"{name}: everything asked for in {c['before']['all']:.0%} of first generations, "
+                         f"{c['after']['all']:.0%} after regeneration ({c['requests_per_record']:.2f} generations per record)")
+    return lines
