@@ -61,6 +61,7 @@ def register_builtins(registry: Registry) -> None:
     """The built-in stages and backends, registered through the same seam as plugins."""
     from .curate.dataset import DedupStep
     from .curate.filters import FILTERS
+    from .curate.verify.code import CodeCheckStage
     from .curate.verify.constraints import ConstraintStage
     from .stages.constitution import ConstitutionStage
     from .stages.conversation import ConversationStage
@@ -82,6 +83,7 @@ def register_builtins(registry: Registry) -> None:
     registry.add_stage("grounding", GroundingStage)
     registry.add_stage("constitution", ConstitutionStage)
     registry.add_stage("constraints", ConstraintStage)
+    registry.add_stage("code", CodeCheckStage)
     registry.add_stage("dedup", DedupStep)
     for kind, filter_class in FILTERS.items():
         registry.add_stage(kind, filter_class)
