@@ -53,7 +53,8 @@ def test_rejections_keep_step_reason_and_row_and_dedup_keeps_the_first(tmp_path)
     assert summary["kept"] == 3 and summary["rejected"] == 3
     assert summary["curation"]["dropped"] == {"dropped_too_short": 1, "dropped_refusal": 1, "dropped_duplicate_exact": 1}
     assert summary["curation"]["dedup"]["dedup"] == {"method": "exact", "threshold": 1.0, "field": "story",
-                                                     "checked": 4, "dropped": 1, "clusters": 3}
+                                                     "checked": 4, "dropped": 1, "clusters": 3,
+                                                     "cluster_sizes": {"1": 2, "2": 1}}
     assert summary["schema"]["text_fields"] == ["story"]
     assert summary["schema"]["slots"]["topic"] == {"list": "topics", "size": 6, "k": 1}
     assert [json.loads(line)["id"] for line in (out / "lineage.jsonl").read_text().splitlines()] == \

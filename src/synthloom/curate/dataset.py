@@ -8,6 +8,7 @@ duplicate; the store itself is not changed.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, ClassVar, Iterator
 
 import orjson
@@ -94,8 +95,12 @@ def curate_dataset(store: Store, steps: list[DedupStep], n: int) -> DatasetCurat
             result.dropped[idx] = Failure(id=row.get("id"), index=idx, stage=step.name, reason=step.reason,
                                           detail=f"{step.config.method} duplicate of {ids[kept].get('id')} (similarity {dup.similarity:.3f})",
                                           transient=False, row=row)
+        copies = Counter(dup.kept for dup in found.duplicates)  # a kept text and its dropped copies make a cluster
+        sizes = Counter(1 + count for count in copies.values())
+        sizes[1] = found.clusters - len(copies)
         result.steps[step.name] = {"method": step.config.method, "threshold": step.threshold, "field": step.config.field,
-                                   "checked": found.total, "dropped": len(found.duplicates), "clusters": found.clusters}
+                                   "checked": found.total, "dropped": len(found.duplicates), "clusters": found.clusters,
+                                   "cluster_sizes": {str(size): sizes[size] for size in sorted(sizes) if sizes[size]}}
     return result
 
 

@@ -151,5 +151,6 @@ class JudgeStage:
         if isinstance(score, (Request, Rejected)):
             return score
         if self.config.threshold is not None and score < self.config.threshold:
-            return Rejected("low_score", f"{self.name} = {score}, below the threshold {self.config.threshold:g}")
+            return Rejected("low_score", f"{self.name} = {score}, below the threshold {self.config.threshold:g}",
+                            fields={self.outputs[0]: score, self.outputs[1]: state["reasoning"]})
         return {self.outputs[0]: score, self.outputs[1]: state["reasoning"]}

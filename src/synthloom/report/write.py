@@ -1,0 +1,44 @@
+"""Write a run's report.html and metrics.json."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .build import ReportOptions, build_metrics, load_run
+from .html import render_html
+
+__all__ = ["ReportFiles", "write_report"]
+
+
+@dataclass
+class ReportFiles:
+    """What `write_report` wrote, and the metrics it computed."""
+
+    html: Path
+    metrics_json: Path
+    metrics: dict
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(run_dir: Path, options: ReportOptions = ReportOptions(), out: Path | None = None,
+                 embedder: Any = None) -> ReportFiles:
+    """RUN_DIR/report.html and RUN_DIR/metrics.json (or OUT and OUT with a .json suffix)."""
+    run = load_run(run_dir)
+    metrics = build_metrics(run, options, embedder=embedder)
+    html_path = Path(out) if out else run.path / "report.html"
+    json_path = html_path.with_suffix(".json") if out else run.path / "metrics.json"
+    if not html_path.parent.is_dir():
+        raise ConfigError(f"--out {html_path}: the folder {html_path.parent} does not exist")
+    write_atomic(html_path, render_html(run, metrics, show=options.show))
+    write_atomic(json_path, json.dumps(metrics, indent=2, ensure_ascii=False, default=str) + "\n")
+    return ReportFiles(html_path, json_path, metrics)
