@@ -36,8 +36,10 @@ install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(BIN)/synthloom run recipes/tinystories.yaml -n 5 --out runs/demo
-	@echo "--- first record of runs/demo/dataset.jsonl:"
-	@head -n 1 runs/demo/dataset.jsonl
+	$(BIN)/synthloom report runs/demo
+	@if [ -s runs/demo/dataset.jsonl ]; then echo "--- first record of runs/demo/dataset.jsonl:"; head -n 1 runs/demo/dataset.jsonl; \
+	else echo "--- no story passed curation (SmolLM2-135M rarely uses all the asked-for words); the first rejected one:"; \
+	head -n 1 runs/demo/rejected.jsonl; fi
 
 test: install-dev
 	$(BIN)/python -m pytest -q
@@ -56,7 +58,7 @@ experiment-diversity: install-dev
 	$(BIN)/python benchmarks/experiment_diversity.py -n 40
 
 experiment-constraints: install-dev
-	$(BIN)/python benchmarks/experiment_constraints.py -n 30
+	$(BIN)/python benchmarks/experiment_constraints.py -n 24
 
 clean:
 	rm -rf $(VENV) runs
