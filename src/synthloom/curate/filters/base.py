@@ -7,6 +7,7 @@ returns nothing to add, or a Rejected with the filter's reason. Subclasses imple
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -40,7 +41,7 @@ class FilterConfig(BaseModel):
         check_identifier(self.name)
 
 
-class Filter:
+class Filter(ABC):
     """Base of the filters: a Stage whose render is a check, with no outputs."""
 
     Config: ClassVar[type[FilterConfig]] = FilterConfig
@@ -58,8 +59,9 @@ class Filter:
     def parse(self, response: Response, record: Record) -> dict[str, Any]:
         return {}
 
+    @abstractmethod
     def check(self, text: str, record: Record) -> Rejected | None:
-        raise NotImplementedError
+        """None to keep the record, or the Rejected with this filter's reason."""
 
 
 def text_of(record: Record, field: str) -> str:
