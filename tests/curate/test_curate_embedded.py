@@ -9,7 +9,7 @@ from tests.conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 
-CURATION = {"constraint_missed", "too_short", "repetitive_ngrams", "refusal", "near_duplicate"}
+CURATION = {"constraint_missed", "blocked", "too_short", "repetitive_ngrams", "refusal", "near_duplicate"}
 
 
 def test_tinystories_checks_regenerates_and_reports(tmp_path):

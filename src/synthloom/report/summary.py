@@ -40,6 +40,8 @@ def headline(m: dict) -> list[tuple[str, str]]:
         if d["embedding_similarity"] is not None:
             rows.append(("embedding similarity", f"{fmt(d['embedding_similarity'])} (mean pairwise cosine, {d['embedder']})"))
             rows.append(("semantic clusters", f"{d['semantic_clusters']:,} at cosine ≥ 0.9 in the sample of {d['sample']:,}"))
+        elif d["sample"] < 2:
+            rows.append(("embedding similarity", "— (needs two texts or more)"))
         else:
             rows.append(("embedding similarity", "— (needs the `corpus` extra)"))
     lengths = m["lengths"]
