@@ -188,10 +188,6 @@ class Store:
         self.flush()
         yield from self.db.execute("SELECT idx, row FROM records WHERE idx < ? ORDER BY idx", (n,))
 
-    def record_indices(self, n: int) -> list[int]:
-        self.flush()
-        return [idx for (idx,) in self.db.execute("SELECT idx FROM records WHERE idx < ? ORDER BY idx", (n,))]
-
     def iter_lineage_texts(self, n: int, skip: Container[int] = ()) -> Iterator[str]:
         """One JSON object per record: its id, row and the calls that made it."""
         self.flush()

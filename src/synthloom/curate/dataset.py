@@ -81,27 +81,34 @@ def curate_dataset(store: Store, steps: list[DedupStep], n: int) -> DatasetCurat
     """Run the dataset steps in order, each over the records the previous ones kept."""
     result = DatasetCuration()
     for step in steps:
-        survivors = [idx for idx in store.record_indices(n) if idx not in result.dropped]
-        texts = (text_of(row, step.config.field) for idx, row in rows_of(store, n, result.dropped))
-        found = step.deduper.dedup(texts)
-        ids = {}
-        wanted = {survivors[d.kept] for d in found.duplicates} | {survivors[d.index] for d in found.duplicates}
-        for idx, row in rows_of(store, n, result.dropped):
-            if idx in wanted:
-                ids[idx] = row
+        survivors: list[int] = []  # position in this step's input → record index
+
+        def texts() -> Iterator[str]:
+            for idx, row in rows_of(store, n, result.dropped):
+                survivors.append(idx)
+                yield text_of(row, step.config.field)
+
+        found = step.deduper.dedup(texts())
+        pairs = {survivors[d.index]: survivors[d.kept] for d in found.duplicates}
+        rows = {idx: row for idx, row in rows_of(store, n, result.dropped) if idx in pairs or idx in pairs.values()}
         for dup in found.duplicates:
-            idx, kept = survivors[dup.index], survivors[dup.kept]
-            row = ids[idx]
-            result.dropped[idx] = Failure(id=row.get("id"), index=idx, stage=step.name, reason=step.reason,
-                                          detail=f"{step.config.method} duplicate of {ids[kept].get('id')} (similarity {dup.similarity:.3f})",
-                                          transient=False, row=row)
-        copies = Counter(dup.kept for dup in found.duplicates)  # a kept text and its dropped copies make a cluster
-        sizes = Counter(1 + count for count in copies.values())
-        sizes[1] = found.clusters - len(copies)
-        result.steps[step.name] = {"method": step.config.method, "threshold": step.threshold, "field": step.config.field,
-                                   "checked": found.total, "dropped": len(found.duplicates), "clusters": found.clusters,
-                                   "cluster_sizes": {str(size): sizes[size] for size in sorted(sizes) if sizes[size]}}
+            idx = survivors[dup.index]
+            result.dropped[idx] = Failure(id=rows[idx].get("id"), index=idx, stage=step.name, reason=step.reason,
+                                          detail=f"{step.config.method} duplicate of {rows[pairs[idx]].get('id')} "
+                                                 f"(similarity {dup.similarity:.3f})",
+                                          transient=False, row=rows[idx])
+        result.steps[step.name] = step_figures(step, found)
     return result
+
+
+def step_figures(step: DedupStep, found: Any) -> dict[str, Any]:
+    """What run.json says about one dedup step; a kept text and its dropped copies make a cluster."""
+    copies = Counter(dup.kept for dup in found.duplicates)
+    sizes = Counter(1 + count for count in copies.values())
+    sizes[1] = found.clusters - len(copies)
+    return {"method": step.config.method, "threshold": step.threshold, "field": step.config.field,
+            "checked": found.total, "dropped": len(found.duplicates), "clusters": found.clusters,
+            "cluster_sizes": {str(size): sizes[size] for size in sorted(sizes) if sizes[size]}}
 
 
 def rows_of(store: Store, n: int, skip: dict[int, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
