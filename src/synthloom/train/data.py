@@ -1,0 +1,89 @@
+"""Labelled examples from a run directory (the label is a sampled slot) or a JSONL/CSV/Parquet file."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = ["Examples", "load_examples"]
+
+
+@dataclass
+class Examples:
+    """Texts with their labels, and where they came from (for the model's metadata)."""
+
+    texts: list[str]
+    labels: list[str]
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def label_set(self) -> list[str]:
+        return sorted(set(self.labels))
+
+
+def load_examples(path: str | Path, text_field: str, label_field: str,
+                  label_map: dict[str, str] | None = None) -> Examples:
+    """Read (text, label) pairs; `label_map` renames labels (real data naming classes differently)."""
+    path = Path(path)
+    source: dict[str, Any] = {"path": str(path)}
+    if path.is_dir():
+        run_json = path / "run.json"
+        if run_json.is_file():
+            summary = json.loads(run_json.read_text(encoding="utf-8"))
+            source.update(run=str(path), recipe=summary.get("recipe"), recipe_fingerprint=summary.get("recipe_fingerprint"),
+                          backend=summary.get("backend"))
+        path = path / "dataset.jsonl"
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    rows = read_rows(path)
+    texts, labels = [], []
+    for number, row in rows:
+        text, label = value(row, text_field), value(row, label_field)
+        if text is None or label is None:
+            missing = text_field if text is None else label_field
+            raise ConfigError(f"{path}:{number}: the record has no field {missing!r}")
+        label = str(label)
+        texts.append(str(text))
+        labels.append(label_map.get(label, label) if label_map else label)
+    if len(set(labels)) < 2:
+        raise ConfigError(f"{path}: needs at least two classes in {label_field!r}, found {sorted(set(labels)) or 'none'}")
+    return Examples(texts, labels, source | {"rows": len(texts), "text_field": text_field, "label_field": label_field})
+
+
+def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line or row number, row) for .jsonl, .csv and .parquet files."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            with open(path, newline="", encoding="utf-8") as handle:
+                return [(i + 2, row) for i, row in enumerate(csv.DictReader(handle))]
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return [(i + 1, row) for i, row in enumerate(pq.read_table(path).to_pylist())]
+        rows = []
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    rows.append((number, json.loads(line)))
+        return rows
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}:{number}: not JSON ({exc.msg})") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises its own types for a broken file
+        raise ConfigError(f"{path}: not a readable {suffix or 'data'} file ({exc})") from None
+
+
+def value(row: dict[str, Any], name: str) -> Any:
+    """A field, `a.b` reading nested objects; None when absent or empty."""
+    current: Any = row
+    for part in name.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return None
+        current = current[part]
+    return None if current is None or current == "" else current

@@ -1,0 +1,92 @@
+"""Local classifiers: TF-IDF + logistic regression, and sentence embeddings + logistic regression.
+
+Both are scikit-learn pipelines, so a saved model is one joblib file that predicts from raw
+text; the embedding model uses WordLlama (shipped in its wheel) and needs the `corpus` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import ConfigError, missing_extra
+from .data import Examples
+
+__all__ = ["MODELS", "make_model", "train_model", "save_model", "load_model"]
+
+MODELS = ("tfidf-logreg", "embed-logreg")
+
+
+class WordLlamaFeatures:
+    """A scikit-learn transformer: texts → WordLlama sentence embeddings."""
+
+    def __init__(self) -> None:
+        self.embedder: Any = None
+
+    def fit(self, texts: list[str], labels: Any = None) -> "WordLlamaFeatures":
+        return self
+
+    def transform(self, texts: list[str]) -> Any:
+        if self.embedder is None:
+            try:
+                from ..corpus.embed import load_embedder
+            except ImportError as exc:
+                raise missing_extra("corpus", exc) from None
+            self.embedder = load_embedder()
+        return self.embedder.embed(list(texts))
+
+    def __getstate__(self) -> dict:
+        return {}  # the embedder is reloaded from its wheel, never pickled
+
+    def __setstate__(self, state: dict) -> None:
+        self.embedder = None
+
+
+def make_model(kind: str, seed: int = 0) -> Any:
+    """An untrained pipeline of the given kind."""
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+    except ImportError as exc:
+        raise missing_extra("curate", exc) from None
+    classifier = LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed)
+    if kind == "tfidf-logreg":
+        return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True), classifier)
+    if kind == "embed-logreg":
+        return make_pipeline(WordLlamaFeatures(), classifier)
+    raise ConfigError(f"unknown model {kind!r} (known: {', '.join(MODELS)})")
+
+
+def train_model(examples: Examples, kind: str = "tfidf-logreg", seed: int = 0) -> Any:
+    model = make_model(kind, seed)
+    model.fit(examples.texts, examples.labels)
+    return model
+
+
+def save_model(model: Any, kind: str, examples: Examples, out: str | Path) -> Path:
+    """model.joblib and meta.json (kind, labels, training data and the run/recipe it came from)."""
+    import joblib
+
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {out}: {exc.strerror}") from None
+    joblib.dump(model, out / "model.joblib")
+    meta = {"synthloom": __version__, "model": kind, "labels": examples.label_set(), "trained_on": examples.source,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def load_model(directory: str | Path) -> tuple[Any, dict[str, Any]]:
+    import joblib
+
+    directory = Path(directory)
+    if not (directory / "model.joblib").is_file() or not (directory / "meta.json").is_file():
+        raise ConfigError(f"{directory}: not a model directory (no model.joblib and meta.json; make one with `synthloom train`)")
+    return joblib.load(directory / "model.joblib"), json.loads((directory / "meta.json").read_text(encoding="utf-8"))
