@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable
 
+import orjson
+
 __all__ = ["curation_summary", "adherence", "dataset_schema"]
 
 
@@ -32,8 +34,12 @@ def adherence(infos: Iterable[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def curation_summary(pipeline: Any, kept_rows: Iterable[dict], failures: Iterable[dict]) -> dict[str, Any]:
-    """`dropped_<reason>` counts, and adherence per constraint step (over every checked record)."""
+def curation_summary(pipeline: Any, kept_rows: Iterable[str], failures: Iterable[dict]) -> dict[str, Any]:
+    """`dropped_<reason>` counts, and adherence per constraint step (over every checked record).
+
+    `kept_rows` are the kept rows as JSON text; they are parsed only when there is a constraint
+    step to read from them.
+    """
     from .verify.constraints import ConstraintStage
 
     checks = [s.name for s in pipeline.stages if isinstance(s, ConstraintStage)]
@@ -43,8 +49,9 @@ def curation_summary(pipeline: Any, kept_rows: Iterable[dict], failures: Iterabl
         if not failure.get("transient"):
             dropped[f"dropped_{failure['reason']}"] += 1
         collect(failure.get("row", {}), infos)
-    for row in kept_rows:
-        collect(row, infos)
+    if checks:
+        for text in kept_rows:
+            collect(orjson.loads(text), infos)
     summary: dict[str, Any] = {"dropped": dict(dropped.most_common())}
     if checks:
         summary["constraints"] = {name: adherence(found) for name, found in infos.items()}

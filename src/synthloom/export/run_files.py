@@ -69,7 +69,7 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
     grounding = grounding_summary(store, pipeline, n, kept)
     if grounding:
         summary["grounding"] = grounding
-    kept_rows = (orjson.loads(text) for idx, text in store.iter_indexed_rows(n) if idx not in dropped)
+    kept_rows = (text for idx, text in store.iter_indexed_rows(n) if idx not in dropped)
     summary["curation"] = curation_summary(pipeline, kept_rows, chain(store.iter_failures(n), dropped.values()))
     if curation.steps:
         summary["curation"]["dedup"] = curation.steps
