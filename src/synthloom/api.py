@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .backends.base import AuthFailed, Backend
+from .cost.budget import Budget, BudgetReached
+from .cost.prices import PriceTable
 from .errors import ConfigError, missing_extra
 from .export.run_files import export_run, grounding_summary, without_credentials
 from .pipeline import Pipeline, build_pipeline
@@ -35,6 +37,12 @@ class RunResult:
     ingest: Any = None  # the IngestReport when the run ingested its corpus's documents
     grounding: dict[str, dict[str, Any]] | None = None  # per grounding stage: checked, supported, fraction
     curation: dict[str, Any] | None = None  # dropped_<reason> counts, constraint adherence, dedup figures
+    cost: dict[str, Any] | None = None  # dollars and tokens: this run, the directory in all, per stage
+
+    @property
+    def budget_reached(self) -> bool:
+        """The run stopped before n records because the next request could pass --budget."""
+        return self.stats.budget_reached
 
     @property
     def dataset(self) -> Path:
@@ -60,14 +68,18 @@ def run(
     registry: Registry | None = None,
     on_progress: Callable[[RunStats], None] | None = None,
     corpus: str | Path | None = None,
+    prices: PriceTable | None = None,
+    budget: float | None = None,
 ) -> RunResult:
     """Generate records 0..n-1 of `recipe` into `out`, resuming whatever is already there.
 
     `corpus` (an ingested corpus directory, or documents to ingest into OUT/corpus) overrides
-    the recipe's `corpus:`. Works in scripts and in notebooks (where an event loop is running).
+    the recipe's `corpus:`. `prices` (default: the recipe's `prices:`) makes the run count
+    dollars; `budget` stops it before the directory's spend could pass that many dollars
+    (resumable: run again with a higher budget). Works in scripts and in notebooks.
     """
     coroutine = run_async(recipe, n, out, backend=backend, options=options, registry=registry,
-                          on_progress=on_progress, corpus=corpus)
+                          on_progress=on_progress, corpus=corpus, prices=prices, budget=budget)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -96,6 +108,8 @@ async def run_async(
     registry: Registry | None = None,
     on_progress: Callable[[RunStats], None] | None = None,
     corpus: str | Path | None = None,
+    prices: PriceTable | None = None,
+    budget: float | None = None,
 ) -> RunResult:
     """The async form of `run`."""
     if n < 0:
@@ -103,6 +117,8 @@ async def run_async(
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     registry = registry or default_registry()
+    prices = prices if prices is not None else PriceTable.for_run(recipe)
+    Budget(prices, budget)  # a budget without prices is a setting error, found before any work
     out = Path(out)
     index, ingested = open_run_corpus(recipe, out, corpus)
     checked = build_pipeline(recipe, registry, corpus=index)  # recipe errors first, before any backend setting
@@ -118,13 +134,18 @@ async def run_async(
         store = Store.open_dir(out)
         started = False
         try:
-            runner = Runner(None, backends, store, options, on_progress)
+            tracker = Budget(prices, budget, spent_before=spend_so_far(store, prices, budget)) if prices else None
+            runner = Runner(None, backends, store, options, on_progress, budget=tracker)
             trees = trees_to_grow(recipe, out)
             if trees:
                 await start_all(backends)
                 started = True
             context = StageContext(seed=recipe.seed, model=llm.model_id, models=models, corpus=index)
-            generated = await grow_trees(recipe, trees, out, runner, context)
+            try:
+                generated = await grow_trees(recipe, trees, out, runner, context)
+            except BudgetReached as exc:
+                raise ConfigError(f"{exc} while growing the topic trees; what was paid for is saved: "
+                                  "re-run with a higher --budget") from None
             pipeline = build_pipeline(recipe, registry, model=llm.model_id, generated=generated, models=models,
                                       loaded=checked.entities, corpus=index)
             runner.pipeline = pipeline
@@ -142,13 +163,26 @@ async def run_async(
                                       "everything generated so far is saved") from None
             else:
                 runner.stats.total = runner.stats.already_done = n
-            counts = export_run(store, pipeline, out, n, spec, runner.stats)
+            counts = export_run(store, pipeline, out, n, spec, runner.stats, prices)
         finally:
             if started:
                 await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)
             store.close()
     return RunResult(out, runner.stats, counts["kept"], counts["rejected"], changed, ingested, counts["grounding"],
-                     counts["curation"])
+                     counts["curation"], counts["cost"])
+
+
+def spend_so_far(store: Store, prices: PriceTable, budget: float | None) -> float:
+    """Dollars for every response this directory has paid for (at today's prices)."""
+    usage = store.paid_usage()
+    total = prices.total(usage)
+    if total is None:
+        unpriced = sorted(m for m, (p, c) in usage.items() if prices.price(m) is None and (p or c))
+        if budget is not None:
+            raise ConfigError(f"no price for model {unpriced[0]!r}, which earlier runs in this directory used: "
+                              "add it to the recipe's `prices:` or give --price-in/--price-out")
+        total = prices.total({m: u for m, u in usage.items() if m not in unpriced}) or 0.0
+    return total
 
 
 def open_run_corpus(recipe: Recipe, out: Path, override: str | Path | None) -> tuple[Any, Any]:

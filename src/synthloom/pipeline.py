@@ -47,7 +47,7 @@ class Pipeline:
 
     def fingerprint(self) -> str:
         """Changes whenever anything that shapes the records changes (not n, not concurrency)."""
-        recipe = self.recipe.model_dump(mode="json", exclude={"backend", "description"})
+        recipe = self.recipe.model_dump(mode="json", exclude={"backend", "description", "prices"})
         entities = {name: [e.items, e.weights] for name, e in self.entities.items()}
         corpus = getattr(self.corpus, "fingerprint", None)
         blob = json.dumps([recipe, entities] + ([corpus] if corpus else []), sort_keys=True, default=str)

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Iterator
 from jinja2 import TemplateError
 
 from .backends.base import AuthFailed, Backend, BackendError, RateLimited, Request, Response
+from .cost.budget import Budget, BudgetReached
 from .pipeline import Pipeline
 from .record import Record, Rejected
 from .stages.base import Stage
@@ -56,12 +57,17 @@ class RunStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasons: Counter = field(default_factory=Counter)
+    budget: Budget | None = None  # dollars spent and the cap, when prices are known
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
     @property
     def processed(self) -> int:
         return self.kept + self.rejected + self.failed
+
+    @property
+    def budget_reached(self) -> bool:
+        return bool(self.budget and self.budget.reached)
 
     @property
     def elapsed(self) -> float:
@@ -86,13 +92,15 @@ class Runner:
         store: Store,
         options: RunOptions | None = None,
         on_progress: Callable[[RunStats], None] | None = None,
+        budget: Budget | None = None,
     ):
         self.pipeline = pipeline
         self.backends = backend if isinstance(backend, dict) else {DEFAULT: backend}
         self.store = store
         self.options = options or RunOptions()
         self.on_progress = on_progress
-        self.stats = RunStats()
+        self.stats = RunStats(budget=budget)
+        self.budget = budget
         self.rng = random.Random()
 
     async def run(self, indices: Iterable[int], total: int | None = None) -> RunStats:
@@ -102,8 +110,7 @@ class Runner:
         ticker = asyncio.create_task(self.tick()) if self.on_progress else None
         try:
             if self.options.sequential or self.options.concurrency <= 1:
-                for index in todo:
-                    await self.process(index)
+                await self.work(iter(todo))
             else:
                 await self.run_concurrently(iter(todo))
         finally:
@@ -145,6 +152,8 @@ class Runner:
 
     async def work(self, todo: Iterator[int]) -> None:
         for index in todo:
+            if self.stats.budget_reached:
+                return  # no new records; the ones in flight finish their calls
             await self.process(index)
 
     async def tick(self) -> None:
@@ -166,6 +175,8 @@ class Runner:
             except BackendError as exc:
                 self.fail(record, stage.name, exc.reason, str(exc), transient=exc.retryable)
                 return
+            except BudgetReached:
+                return  # left unfinished, not failed: a re-run with more budget does it from the cache
             if isinstance(result, Rejected):
                 record.fields.update(result.fields)
                 self.fail(record, stage.name, result.reason, result.detail, transient=False)
@@ -225,19 +236,29 @@ class Runner:
             self.stats.cached += 1
             self.count_usage(cached)
             return cached, True
+        backend = self.backends[request.backend or DEFAULT]
         attempt = 0
         while True:
             attempt += 1
+            held = self.budget.hold(request, backend.model_id) if self.budget else 0.0
             self.stats.requests += 1
             try:
-                response = await self.backends[request.backend or DEFAULT].complete(request)
+                response = await backend.complete(request)
             except BackendError as exc:
+                if self.budget:
+                    self.budget.release(held)
                 if not exc.retryable or attempt >= self.options.max_attempts:
                     raise
                 self.stats.retries += 1
                 await asyncio.sleep(backoff_delay(attempt, exc, self.options.backoff_base, self.options.backoff_max, self.rng))
                 continue
+            except BaseException:
+                if self.budget:
+                    self.budget.release(held)
+                raise
             self.store.put_response(key, canonical, response)
+            if self.budget:
+                self.budget.settle(held, response, backend.model_id)
             self.count_usage(response)
             return response, False
 

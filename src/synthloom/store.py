@@ -33,6 +33,10 @@ MIGRATIONS = [
         idx INTEGER PRIMARY KEY, id TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL,
         detail TEXT NOT NULL, transient INTEGER NOT NULL, row TEXT NOT NULL, created REAL NOT NULL);
     """,
+    # the calls a rejected record made, so what it cost is counted too
+    """
+    ALTER TABLE failures ADD COLUMN lineage TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 
@@ -167,8 +171,9 @@ class Store:
 
     def put_failure(self, record: Record, stage: str, reason: str, detail: str, transient: bool) -> None:
         self.write(
-            "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (record.index, record.id, stage, reason, detail, int(transient), dumps(record.row()), time.time()),
+            "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (record.index, record.id, stage, reason, detail, int(transient), dumps(record.row()), time.time(),
+             dumps(record.lineage)),
         )
         if transient:
             self.transient.add(record.index)
@@ -202,6 +207,22 @@ class Store:
         for idx, record_id, stage, reason, detail, transient, row in self.db.execute(query, (n,)):
             yield Failure(id=record_id, index=idx, stage=stage, reason=reason, detail=detail,
                           transient=bool(transient), row=orjson.loads(row))
+
+    def iter_call_texts(self, n: int) -> Iterator[str]:
+        """The lineage (JSON list of calls) of every record below n, kept or rejected, in order."""
+        self.flush()
+        query = ("SELECT idx, lineage FROM records WHERE idx < ? UNION ALL "
+                 "SELECT idx, lineage FROM failures WHERE idx < ? ORDER BY idx")
+        for _, lineage in self.db.execute(query, (n, n)):
+            yield lineage
+
+    def paid_usage(self) -> dict[str, tuple[int, int]]:
+        """Model → (prompt, completion) tokens over every response this directory paid for,
+        whichever run or record it was for (the request cache holds each exactly once)."""
+        self.flush()
+        query = ("SELECT json_extract(response, '$.model'), SUM(json_extract(response, '$.usage.prompt_tokens')), "
+                 "SUM(json_extract(response, '$.usage.completion_tokens')) FROM responses GROUP BY 1")
+        return {str(model or ""): (int(p or 0), int(c or 0)) for model, p, c in self.db.execute(query)}
 
     def counts(self, n: int) -> dict[str, int]:
         self.flush()

@@ -173,6 +173,19 @@ class EmbeddedBackend:
         self._llama._ctx.kv_cache_seq_rm(-1, self._preamble_tokens, -1)
         self._llama.n_tokens = self._preamble_tokens
 
+    async def count_prompt_tokens(self, request: Request) -> int:
+        """Tokens of the prompt as llama.cpp bills it: the chat template applied, then tokenized."""
+        return await self.on_thread(self.prompt_tokens_sync, request)
+
+    def prompt_tokens_sync(self, request: Request) -> int:
+        prompt = self._formatter(messages=list(request.messages)).prompt if self._formatter else None
+        if prompt is None:
+            return self.count_tokens(request)
+        return len(self._llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+
+    async def count_text_tokens(self, text: str) -> int:
+        return await self.on_thread(lambda: len(self._llama.tokenize(text.encode("utf-8"), add_bos=False)))
+
     def count_tokens(self, request: Request) -> int:
         """Tokens of the messages' text (without the few the chat template adds)."""
         text = "\n".join(m["content"] for m in request.messages)

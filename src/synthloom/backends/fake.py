@@ -59,8 +59,16 @@ class FakeBackend:
             text = json.dumps(instance_of(schema_in(request.response_format), request.cache_key()[:8]))
         else:
             text = self.echo(request)
-        prompt_words = sum(len(m["content"].split()) for m in request.messages)
-        return Response(text, "stop", Usage(prompt_words, len(text.split())), self.model_id)
+        return Response(text, "stop", Usage(self.count_prompt_tokens(request), self.count_text_tokens(text)), self.model_id)
+
+    @staticmethod
+    def count_prompt_tokens(request: Request) -> int:
+        """The fake's tokens are words: what it bills is what `synthloom estimate` counts."""
+        return sum(len(m["content"].split()) for m in request.messages)
+
+    @staticmethod
+    def count_text_tokens(text: str) -> int:
+        return len(text.split())
 
     @staticmethod
     def quote_source(request: Request) -> str | None:

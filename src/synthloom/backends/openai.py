@@ -16,6 +16,7 @@ import orjson
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
 from .schema import grammar_friendly
+from .tokenize import ServerTokenizer, loads_or_none
 from .base import (
     AuthFailed,
     BadRequest,
@@ -59,6 +60,8 @@ class OpenAIBackend:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._session: aiohttp.ClientSession | None = None
         self.schema_mode = "json_schema"
+        root = self.base_url.removesuffix("/v1")
+        self.tokenizer = ServerTokenizer(root, model, self.post_json)
 
     @classmethod
     def from_spec(cls, spec: BackendSpec) -> "OpenAIBackend":
@@ -97,6 +100,27 @@ class OpenAIBackend:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    @property
+    def exact_token_counts(self) -> bool:
+        """Whether prompt counts come from the server's tokenizer with its chat template."""
+        return self.tokenizer.exact
+
+    async def count_prompt_tokens(self, request: Request) -> int | None:
+        """The prompt's tokens by the server's tokenizer; None if it has no tokenize endpoint."""
+        return await self.tokenizer.prompt_tokens(request)
+
+    async def count_text_tokens(self, text: str) -> int | None:
+        return await self.tokenizer.text_tokens(text)
+
+    async def post_json(self, url: str, body: dict[str, Any]) -> Any:
+        """POST JSON, the answer's JSON (None for a non-200 or non-JSON answer)."""
+        if self._session is None:
+            raise RuntimeError("OpenAIBackend.start() was not awaited")
+        async with self._session.post(url, data=orjson.dumps(body), headers=self._headers,
+                                      timeout=aiohttp.ClientTimeout(total=min(self.timeout, 30))) as resp:
+            raw = await resp.read()
+            return loads_or_none(raw) if resp.status == 200 else None
 
     def body(self, request: Request) -> bytes:
         data: dict[str, Any] = {"model": request.model or self.model_id, "messages": list(request.messages)}
@@ -142,7 +166,21 @@ class OpenAIBackend:
             raise Unreachable(describe(exc)) from None
         except (aiohttp.ClientError, ConnectionError) as exc:
             raise ServerError(describe(exc)) from None
-        return parse_completion(raw)
+        response = parse_completion(raw)
+        if response.usage.total_tokens == 0 and b'"usage"' not in raw:
+            response = await self.with_counted_usage(request, response)
+        return response
+
+    async def with_counted_usage(self, request: Request, response: Response) -> Response:
+        """A server that reports no usage: count with its tokenizer (or approximately)."""
+        from ..cost.tokens import prompt_tokens, text_tokens
+
+        try:
+            prompt, _ = await prompt_tokens(self, request)
+            completion = await text_tokens(self, response.text)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            return response
+        return Response(response.text, response.finish_reason, Usage(prompt, completion), response.model)
 
 
 def describe(exc: BaseException) -> str:

@@ -16,7 +16,9 @@ import yaml
 
 from .. import __version__
 from ..curate.dataset import DatasetCuration, curate_dataset
+from ..cost.prices import PriceTable
 from ..curate.summary import curation_summary, dataset_schema
+from ..metrics.usage import token_usage
 from ..recipe.model import BackendSpec, Recipe
 from ..store import Store
 from .jsonl import write_jsonl, write_jsonl_lines
@@ -35,7 +37,8 @@ def without_credentials(url: str | None) -> str | None:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec, stats: Any) -> dict[str, Any]:
+def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec, stats: Any,
+               prices: PriceTable | None = None) -> dict[str, Any]:
     """Write the run directory's files from the store, after the dataset-wide curation steps."""
     curation = curate_dataset(store, pipeline.dataset_steps, n) if pipeline.dataset_steps else DatasetCuration()
     dropped = curation.dropped
@@ -73,12 +76,34 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
     summary["curation"] = curation_summary(pipeline, kept_rows, chain(store.iter_failures(n), dropped.values()))
     if curation.steps:
         summary["curation"]["dedup"] = curation.steps
+    summary["cost"] = cost_summary(store, n, stats, prices or PriceTable(), kept)
     first = next((orjson.loads(text) for idx, text in store.iter_indexed_rows(n) if idx not in dropped), None)
     summary["schema"] = dataset_schema(pipeline, first)
     tmp = out / ".run.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out / "run.json")
-    return {"kept": kept, "rejected": rejected, "grounding": grounding, "curation": summary["curation"]}
+    return {"kept": kept, "rejected": rejected, "grounding": grounding, "curation": summary["curation"], "cost": summary["cost"]}
+
+
+def cost_summary(store: Store, n: int, stats: Any, prices: PriceTable, kept: int) -> dict[str, Any]:
+    """Tokens and dollars: everything the directory paid for, this run's share, and per stage
+    over every record's calls (kept and rejected: a rejected record was paid for too)."""
+    paid = store.paid_usage()
+    usage = token_usage(({"calls": orjson.loads(text)} for text in store.iter_call_texts(n)), prices=prices)
+    budget = getattr(stats, "budget", None)
+    directory_cost = prices.total(paid) if prices else None
+    return {
+        "prices": {model: price.model_dump() for model, price in prices.prices.items()} or None,
+        "paid": {"requests": store.count_responses(), "prompt_tokens": sum(p for p, _ in paid.values()),
+                 "completion_tokens": sum(c for _, c in paid.values()), "dollars": directory_cost},
+        "this_run": {"requests": stats.requests, "prompt_tokens": stats.prompt_tokens,
+                     "completion_tokens": stats.completion_tokens,
+                     "dollars": round(budget.spent, 6) if budget is not None else None},
+        "budget": {"limit": budget.limit, "reached": budget.reached} if budget is not None and budget.limit is not None else None,
+        "stages": {name: {k: v for k, v in stage.items() if k != "finish_reasons"} for name, stage in usage["stages"].items()},
+        "records": usage["records"],
+        "dollars_per_kept_record": directory_cost / kept if directory_cost is not None and kept else None,
+    }
 
 
 def write_recipe(path: Path, recipe: Recipe) -> None:

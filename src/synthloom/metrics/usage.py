@@ -7,6 +7,8 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from ..cost.prices import PriceTable
+
 __all__ = ["token_usage", "cost"]
 
 
@@ -17,14 +19,18 @@ def cost(prompt_tokens: int, completion_tokens: int, price_in: float | None, pri
     return (prompt_tokens * price_in + completion_tokens * price_out) / 1_000_000
 
 
-def token_usage(lineage: Iterable[Mapping], *, price_in: float | None = None, price_out: float | None = None) -> dict:
-    """Calls and tokens per stage, totals and per kept record, with cost when both prices are given.
+def token_usage(lineage: Iterable[Mapping], *, price_in: float | None = None, price_out: float | None = None,
+                prices: PriceTable | None = None) -> dict:
+    """Calls and tokens per stage, totals and per record, with dollars when prices are known
+    (`prices` by model name, or `price_in`/`price_out` for every model).
 
     Every call in the lineage counts, cached ones too: the figures are what the dataset costs to
     make, while `cached` says how many calls a re-run got for free.
     """
+    if prices is None:
+        prices = PriceTable.for_run(None, price_in, price_out) if price_in is not None and price_out is not None else PriceTable()
     stages: dict[str, dict] = defaultdict(lambda: {"calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                                                   "finish_reasons": Counter()})
+                                                   "finish_reasons": Counter(), "cost": 0.0 if prices else None})
     per_record = []
     for entry in lineage:
         spent = [0, 0]
@@ -37,14 +43,17 @@ def token_usage(lineage: Iterable[Mapping], *, price_in: float | None = None, pr
             stage["prompt_tokens"] += prompt
             stage["completion_tokens"] += completion
             stage["finish_reasons"][str(call.get("finish_reason"))] += 1
+            if stage["cost"] is not None:
+                dollars = prices.cost(str(call.get("model") or ""), prompt, completion)
+                stage["cost"] = None if dollars is None else stage["cost"] + dollars
             spent[0] += prompt
             spent[1] += completion
         per_record.append(spent)
     for stage in stages.values():
         stage["finish_reasons"] = dict(stage["finish_reasons"])
-        stage["cost"] = cost(stage["prompt_tokens"], stage["completion_tokens"], price_in, price_out)
     totals = {key: sum(s[key] for s in stages.values()) for key in ("calls", "cached", "prompt_tokens", "completion_tokens")}
-    totals["cost"] = cost(totals["prompt_tokens"], totals["completion_tokens"], price_in, price_out)
+    costs = [s["cost"] for s in stages.values()]
+    totals["cost"] = sum(costs) if prices and None not in costs else None
     spent_total = np.array([p + c for p, c in per_record]) if per_record else np.zeros(0)
     records = len(per_record)
     return {
@@ -57,5 +66,5 @@ def token_usage(lineage: Iterable[Mapping], *, price_in: float | None = None, pr
             "tokens_p95": float(np.percentile(spent_total, 95)) if records else None,
             "cost": totals["cost"] / records if records and totals["cost"] is not None else None,
         },
-        "price_in": price_in, "price_out": price_out,
+        "price_in": price_in, "price_out": price_out, "prices": prices.describe() if prices else None,
     }

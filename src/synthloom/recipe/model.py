@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "Recipe",
     "BackendSpec",
+    "Price",
     "GenerationParams",
     "EntityFile",
     "WeightedItems",
@@ -64,6 +65,13 @@ class BackendSpec(Strict):
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = Field(120.0, gt=0)
     options: dict[str, Any] = Field(default_factory=dict, description="backend-specific settings")
+
+
+class Price(Strict):
+    """What a model costs, in dollars per 1M tokens."""
+
+    input: float = Field(ge=0, description="$ per 1M prompt tokens")
+    output: float = Field(ge=0, description="$ per 1M completion tokens")
 
 
 class EntityFile(Strict):
@@ -175,6 +183,7 @@ class Recipe(Strict):
     backends: dict[str, BackendSpec] = Field(default_factory=dict, description="more backends, named, for `params.backend`")
     params: GenerationParams = Field(default_factory=GenerationParams, description="defaults for every stage")
     corpus: CorpusSpec | None = Field(None, description="documents for `chunks` entities and retrieval stages")
+    prices: dict[str, Price] = Field(default_factory=dict, description="$ per 1M tokens by model name ('*': any model)")
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     slots: dict[str, str | SlotSpec] = Field(default_factory=dict)
     stages: list[StageSpec] = Field(min_length=1)

@@ -1,0 +1,98 @@
+"""Counting tokens with an OpenAI-compatible server's own tokenizer.
+
+Servers that host open models expose one: vLLM and SGLang `POST /tokenize` (with chat messages,
+so the template's tokens count too), llama.cpp's server `POST /tokenize` ({"content"}),
+llama-cpp-python's `POST /extras/tokenize` ({"input"}). The first that answers is used from then
+on; with none (a hosted API), counts are approximate (4 characters per token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+import orjson
+
+from ..cost.tokens import CHAT_OVERHEAD
+from .base import Request
+
+__all__ = ["ServerTokenizer"]
+
+Post = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+class ServerTokenizer:
+    """Finds which tokenize endpoint a server has, once, and counts with it."""
+
+    def __init__(self, root: str, model: str, post: Post):
+        self.root = root
+        self.model = model
+        self.post = post
+        self.method: str | None = None  # "messages", "content", "input", or "none"
+        self.lock = asyncio.Lock()
+
+    @property
+    def exact(self) -> bool:
+        return self.method == "messages"
+
+    async def prompt_tokens(self, request: Request) -> int | None:
+        """The prompt's tokens; None when the server has no tokenizer endpoint."""
+        await self.discover(request)
+        messages = list(request.messages)
+        if self.method == "messages":
+            data = await self.post(self.root + "/tokenize", {"model": self.model, "messages": messages,
+                                                              "add_generation_prompt": True})
+            return count_in(data)
+        if self.method in ("content", "input"):
+            per_message, reply = CHAT_OVERHEAD
+            counts = await asyncio.gather(*(self.text_tokens(m["content"]) for m in messages))
+            if None in counts:
+                return None
+            return sum(counts) + per_message * len(messages) + reply
+        return None
+
+    async def text_tokens(self, text: str) -> int | None:
+        await self.discover(None)
+        if self.method in ("messages", "content"):
+            body = {"model": self.model, "prompt": text} if self.method == "messages" else {"content": text}
+            return count_in(await self.post(self.root + "/tokenize", body))
+        if self.method == "input":
+            return count_in(await self.post(self.root + "/extras/tokenize", {"input": text}))
+        return None
+
+    async def discover(self, request: Request | None) -> None:
+        if self.method is not None:
+            return
+        async with self.lock:
+            if self.method is not None:
+                return
+            probe = [{"role": "user", "content": "hello"}]
+            tries = [("messages", "/tokenize", {"model": self.model, "messages": probe, "add_generation_prompt": True}),
+                     ("content", "/tokenize", {"content": "hello"}),
+                     ("input", "/extras/tokenize", {"input": "hello"})]
+            for method, path, body in tries:
+                try:
+                    if count_in(await self.post(self.root + path, body)) is not None:
+                        self.method = method
+                        return
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
+                    continue
+            self.method = "none"
+
+
+def count_in(data: Any) -> int | None:
+    """The token count in a tokenize answer: {"count": n} or {"tokens": [...]}."""
+    if isinstance(data, dict):
+        if isinstance(data.get("count"), int):
+            return data["count"]
+        if isinstance(data.get("tokens"), list):
+            return len(data["tokens"])
+    return None
+
+
+def loads_or_none(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except ValueError:
+        return None

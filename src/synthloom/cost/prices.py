@@ -1,0 +1,66 @@
+"""Prices in dollars per 1M tokens, looked up by the model name a response carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from ..errors import ConfigError
+from ..recipe.model import Price, Recipe
+
+__all__ = ["PriceTable"]
+
+ANY = "*"
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Model name → Price. A name matches exactly, else the longest key it starts with
+    (`gpt-4o-mini` prices `gpt-4o-mini-2024-07-18`), else `*`."""
+
+    prices: Mapping[str, Price] = field(default_factory=dict)
+
+    @classmethod
+    def for_run(cls, recipe: Recipe | None, price_in: float | None = None, price_out: float | None = None) -> "PriceTable":
+        """The recipe's `prices:`, or, when --price-in/--price-out are given, those for every model."""
+        if (price_in is None) != (price_out is None):
+            raise ConfigError("give both --price-in and --price-out ($ per 1M tokens), or neither")
+        if price_in is not None:
+            if price_in < 0 or price_out < 0:
+                raise ConfigError("--price-in and --price-out must be 0 or more ($ per 1M tokens)")
+            return cls({ANY: Price(input=price_in, output=price_out)})
+        return cls(dict(recipe.prices) if recipe is not None else {})
+
+    def __bool__(self) -> bool:
+        return bool(self.prices)
+
+    def price(self, model: str) -> Price | None:
+        if model in self.prices:
+            return self.prices[model]
+        prefixes = [key for key in self.prices if key != ANY and model.startswith(key)]
+        if prefixes:
+            return self.prices[max(prefixes, key=len)]
+        return self.prices.get(ANY)
+
+    def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Dollars for these tokens on `model`; None when the table has no price for it."""
+        price = self.price(model)
+        if price is None:
+            return None
+        return (prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000
+
+    def total(self, usage_by_model: Mapping[str, tuple[int, int]]) -> float | None:
+        """Dollars for {model: (prompt, completion)}; None if any model with tokens has no price."""
+        total = 0.0
+        for model, (prompt, completion) in usage_by_model.items():
+            spent = self.cost(model, prompt, completion)
+            if spent is None:
+                if prompt or completion:
+                    return None
+                continue
+            total += spent
+        return total
+
+    def describe(self) -> str:
+        return ", ".join(f"{'any model' if k == ANY else k}: ${p.input:g} in / ${p.output:g} out per 1M tokens"
+                         for k, p in self.prices.items())
