@@ -12,6 +12,7 @@ import inspect
 import random
 import time
 from collections import Counter
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -27,6 +28,7 @@ from .store import Store
 __all__ = ["Runner", "RunOptions", "RunStats", "backoff_delay", "DEFAULT"]
 
 DEFAULT = ""  # the recipe's `backend`; named ones come from its `backends`
+CURRENT_STAGE: ContextVar[str] = ContextVar("synthloom_stage", default="")  # the stage a backend call is for
 
 
 @dataclass
@@ -187,6 +189,7 @@ class Runner:
 
     async def run_stage(self, stage: Stage, record: Record) -> dict | Rejected:
         """Render, call, parse; repeat while parse asks for a follow-up request."""
+        CURRENT_STAGE.set(stage.name)
         request = stage.render(record)
         if inspect.isawaitable(request):
             request = await request  # a check that runs something (code in a sandbox)

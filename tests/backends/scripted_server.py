@@ -20,8 +20,10 @@ def completion(text: str, finish_reason: str = "stop") -> web.Response:
 
 
 @contextmanager
-def scripted_server(answer: Callable[[dict, int], web.StreamResponse]) -> Iterator[dict]:
-    """Serve `answer(body, call_number)` on 127.0.0.1; yields {'url': base_url, 'calls': [...]}."""
+def scripted_server(answer: Callable[[dict, int], web.StreamResponse],
+                    routes: dict[str, Callable[[dict], web.StreamResponse]] | None = None) -> Iterator[dict]:
+    """Serve `answer(body, call_number)` on 127.0.0.1; yields {'url': base_url, 'calls': [...]}.
+    `routes` adds more POST endpoints (path → answer(body)), e.g. a tokenizer."""
     state: dict = {"calls": []}
     ready = threading.Event()
     loop = asyncio.new_event_loop()
@@ -39,6 +41,10 @@ def scripted_server(answer: Callable[[dict, int], web.StreamResponse]) -> Iterat
         app = web.Application()
         app.router.add_post("/v1/chat/completions", chat)
         app.router.add_get("/v1/models", models)
+        for path, handler in (routes or {}).items():
+            async def route(request: web.Request, handler=handler) -> web.StreamResponse:
+                return handler(await request.json())
+            app.router.add_post(path, route)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

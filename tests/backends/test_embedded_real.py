@@ -118,3 +118,16 @@ def test_topic_tree_on_embedded(tmp_path):
     assert all(0 < len(name.split()) <= 10 and not name.lower().startswith("here") for name in names), names
     rows = [json.loads(line) for line in (tmp_path / "o" / "dataset.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["topic"].startswith("Philosophy > ") for r in rows)
+
+
+def test_estimate_counts_prompt_tokens_exactly_on_embedded(write_recipe, tmp_path):
+    """llama.cpp's chat template and tokenizer count a one-stage recipe's prompts to the token."""
+    recipe = write_recipe(TINY_RECIPE.split("  - name: title")[0])
+    estimated = run_cli("estimate", recipe, "-n", "3", "--json")
+    assert estimated.returncode == 0, estimated.stderr
+    e = json.loads(estimated.stdout)
+    assert e["counting"] == "exact (the model's chat template and tokenizer)"
+    ran = run_cli("run", recipe, "-n", "3", "--out", tmp_path / "o", "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    actual = json.loads((tmp_path / "o" / "run.json").read_text())["cost"]
+    assert e["prompt_tokens"] == actual["paid"]["prompt_tokens"] > 0

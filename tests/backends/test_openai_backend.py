@@ -190,3 +190,21 @@ def test_unknown_backend_name_is_a_recipe_error(write_recipe, tmp_path, capsys):
     assert main(["validate", str(recipe)]) == 2
     err = capsys.readouterr().err
     assert "stages[0].candidates[1].backend" in err and "no backend named 'huge'" in err
+
+
+def test_a_server_without_usage_is_counted_with_its_tokenizer(write_recipe, tmp_path):
+    """No `usage` in the answers: tokens come from the server's tokenize endpoint (words here),
+    with the chat template's share measured by a one-token completion."""
+    def answer(body, n):
+        if body.get("max_tokens") == 1:  # the template probe: a server that bills 7 tokens for "hi"
+            return web.json_response({"choices": [{"message": {"content": "x"}, "finish_reason": "length"}],
+                                      "usage": {"prompt_tokens": 7, "completion_tokens": 1}})
+        return web.json_response({"choices": [{"message": {"content": f"a story of six words {n}"}, "finish_reason": "stop"}]})
+
+    tokenize = {"/extras/tokenize": lambda body: web.json_response({"tokens": body["input"].split()})}
+    with scripted_server(answer, tokenize) as server:
+        assert run(write_recipe(ONE_STAGE), tmp_path / "o", server["url"]) == 0
+    calls = [c for r in read(tmp_path / "o" / "lineage.jsonl") for c in r["calls"]]
+    prompts = [c["body"]["messages"][0]["content"] for c in server["calls"] if c["body"].get("max_tokens") != 1]
+    assert [c["usage"]["completion_tokens"] for c in calls] == [6] * 4
+    assert sorted(c["usage"]["prompt_tokens"] for c in calls) == sorted(len(p.split()) + 6 for p in prompts)

@@ -61,7 +61,7 @@ class OpenAIBackend:
         self._session: aiohttp.ClientSession | None = None
         self.schema_mode = "json_schema"
         root = self.base_url.removesuffix("/v1")
-        self.tokenizer = ServerTokenizer(root, model, self.post_json)
+        self.tokenizer = ServerTokenizer(root, model, self.post_json, self.billed_prompt_tokens)
 
     @classmethod
     def from_spec(cls, spec: BackendSpec) -> "OpenAIBackend":
@@ -113,6 +113,11 @@ class OpenAIBackend:
     async def count_text_tokens(self, text: str) -> int | None:
         return await self.tokenizer.text_tokens(text)
 
+    async def billed_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        """Prompt tokens the server reports for these messages (a one-token completion)."""
+        response, _ = await self.post_completion(Request(tuple(messages), model=self.model_id, max_tokens=1, temperature=0.0))
+        return response.usage.prompt_tokens  # 0 from a server that reports no usage: the rule of thumb stays
+
     async def post_json(self, url: str, body: dict[str, Any]) -> Any:
         """POST JSON, the answer's JSON (None for a non-200 or non-JSON answer)."""
         if self._session is None:
@@ -153,6 +158,12 @@ class OpenAIBackend:
                     self.schema_mode = SIMPLER[mode]
 
     async def send(self, request: Request) -> Response:
+        response, raw = await self.post_completion(request)
+        if response.usage.total_tokens == 0 and b'"usage"' not in raw:
+            response = await self.with_counted_usage(request, response)
+        return response
+
+    async def post_completion(self, request: Request) -> tuple[Response, bytes]:
         if self._session is None:
             raise RuntimeError("OpenAIBackend.start() was not awaited")
         try:
@@ -166,10 +177,7 @@ class OpenAIBackend:
             raise Unreachable(describe(exc)) from None
         except (aiohttp.ClientError, ConnectionError) as exc:
             raise ServerError(describe(exc)) from None
-        response = parse_completion(raw)
-        if response.usage.total_tokens == 0 and b'"usage"' not in raw:
-            response = await self.with_counted_usage(request, response)
-        return response
+        return parse_completion(raw), raw
 
     async def with_counted_usage(self, request: Request, response: Response) -> Response:
         """A server that reports no usage: count with its tokenizer (or approximately)."""

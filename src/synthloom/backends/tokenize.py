@@ -4,6 +4,10 @@ Servers that host open models expose one: vLLM and SGLang `POST /tokenize` (with
 so the template's tokens count too), llama.cpp's server `POST /tokenize` ({"content"}),
 llama-cpp-python's `POST /extras/tokenize` ({"input"}). The first that answers is used from then
 on; with none (a hosted API), counts are approximate (4 characters per token).
+
+The last two count text, not chat: what the template adds (role markers, a default system
+prompt some templates insert) is measured once per shape of conversation (the sequence of
+roles) by one completion of a single token, and added to every prompt of that shape.
 """
 
 from __future__ import annotations
@@ -20,15 +24,18 @@ from .base import Request
 __all__ = ["ServerTokenizer"]
 
 Post = Callable[[str, dict[str, Any]], Awaitable[Any]]
+Billed = Callable[[list[dict[str, str]]], Awaitable[int]]  # prompt tokens the server bills for these messages
 
 
 class ServerTokenizer:
     """Finds which tokenize endpoint a server has, once, and counts with it."""
 
-    def __init__(self, root: str, model: str, post: Post):
+    def __init__(self, root: str, model: str, post: Post, billed: Billed | None = None):
         self.root = root
         self.model = model
         self.post = post
+        self.billed = billed
+        self.overheads: dict[tuple[str, ...], int] = {}
         self.method: str | None = None  # "messages", "content", "input", or "none"
         self.lock = asyncio.Lock()
 
@@ -45,12 +52,27 @@ class ServerTokenizer:
                                                               "add_generation_prompt": True})
             return count_in(data)
         if self.method in ("content", "input"):
-            per_message, reply = CHAT_OVERHEAD
             counts = await asyncio.gather(*(self.text_tokens(m["content"]) for m in messages))
             if None in counts:
                 return None
-            return sum(counts) + per_message * len(messages) + reply
+            return sum(counts) + await self.overhead(tuple(m["role"] for m in messages))
         return None
+
+    async def overhead(self, roles: tuple[str, ...]) -> int:
+        """Tokens the chat template adds to a conversation with these roles (measured once)."""
+        if roles not in self.overheads:
+            per_message, reply = CHAT_OVERHEAD
+            guess = per_message * len(roles) + reply
+            if self.billed is not None:
+                probe = [{"role": role, "content": "hi"} for role in roles]
+                try:
+                    billed = await self.billed(probe)
+                    content = await self.text_tokens("hi")
+                    guess = billed - len(roles) * (content or 1) if billed else guess
+                except Exception:  # noqa: BLE001 - any failure leaves the rule of thumb
+                    pass
+            self.overheads[roles] = guess
+        return self.overheads[roles]
 
     async def text_tokens(self, text: str) -> int | None:
         await self.discover(None)

@@ -8,6 +8,7 @@ import sys
 from .. import __version__
 from ..errors import SynthloomError
 from . import dedup as dedup_command
+from . import estimate as estimate_command
 from . import evaluate as evaluate_command
 from . import export as export_command
 from . import ingest as ingest_command
@@ -19,7 +20,7 @@ from . import validate as validate_command
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (run_command, validate_command, export_command, ingest_command, search_command, dedup_command, report_command,
+COMMANDS = (run_command, estimate_command, validate_command, export_command, ingest_command, search_command, dedup_command, report_command,
             train_command, evaluate_command)
 
 

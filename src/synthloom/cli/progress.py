@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..cost.prices import dollars
 from ..runner import RunStats
 
 __all__ = ["ProgressBar", "summary_line"]
@@ -19,14 +20,14 @@ class ProgressBar:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]} rec/s · {task.fields[tps]:,.0f} tok/s · {task.fields[bad]} failed"),
+            TextColumn("{task.fields[rate]} rec/s · {task.fields[tps]:,.0f} tok/s · {task.fields[bad]} failed{task.fields[cost]}"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=self.console,
             refresh_per_second=5,
         )
-        self.task = self.progress.add_task(label, total=None, rate="0", tps=0.0, bad=0)
+        self.task = self.progress.add_task(label, total=None, rate="0", tps=0.0, bad=0, cost="")
         self.started = False
 
     def __enter__(self) -> "ProgressBar":
@@ -49,7 +50,19 @@ class ProgressBar:
             rate=format_rate(stats.processed / elapsed),
             tps=tokens / elapsed,
             bad=stats.rejected + stats.failed,
+            cost=cost_text(stats),
         )
+
+
+def cost_text(stats: RunStats) -> str:
+    """' · $0.0123' (the directory's spend so far), with the budget when there is one."""
+    budget = stats.budget
+    if budget is None:
+        return ""
+    text = f" · {dollars(budget.total)}"
+    if budget.limit is not None:
+        text += f" of {dollars(budget.limit)}" + (" (budget reached: finishing)" if budget.reached else "")
+    return text
 
 
 def format_rate(value: float) -> str:

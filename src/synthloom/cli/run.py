@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..api import resolve_backend_spec, run
+from ..cost.prices import PriceTable, dollars
 from ..recipe import load_recipe
 from ..runner import RunOptions
 from .progress import ProgressBar, summary_line
@@ -31,6 +32,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-attempts", type=int, default=6, help="tries per request for transient errors (default 6)")
     p.add_argument("--seed", type=int, help="override the recipe's seed")
     p.add_argument("--corpus", type=Path, help="an ingested corpus, or documents to ingest into OUT/corpus (default: the recipe's)")
+    add_price_arguments(p)
+    p.add_argument("--budget", type=float, metavar="DOLLARS",
+                   help="stop sending requests before this output directory's spend could pass DOLLARS; "
+                        "re-run with a higher budget to carry on")
     p.add_argument("--dry-run", action="store_true", help="use the fake backend: no model, no cost")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=handle)
@@ -47,11 +52,13 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError("--concurrency and --max-attempts must be at least 1")
     options = RunOptions(concurrency=args.concurrency, sequential=args.sequential, max_attempts=args.max_attempts)
     out = args.out or Path("runs") / recipe.name
+    prices = PriceTable.for_run(recipe, args.price_in, args.price_out)
+    common = dict(backend=spec, options=options, corpus=args.corpus, prices=prices, budget=args.budget)
     if args.quiet:
-        result = run(recipe, args.n, out, backend=spec, options=options, corpus=args.corpus)
+        result = run(recipe, args.n, out, **common)
     else:
         with ProgressBar(recipe.name) as bar:
-            result = run(recipe, args.n, out, backend=spec, options=options, on_progress=bar.update, corpus=args.corpus)
+            result = run(recipe, args.n, out, on_progress=bar.update, **common)
     if result.ingest is not None:
         for warning in result.ingest.warnings():
             print(f"synthloom: warning: corpus: {warning}", file=sys.stderr)
@@ -60,6 +67,8 @@ def handle(args: argparse.Namespace) -> int:
     if result.recipe_changed:
         print("synthloom: the recipe changed since the last run in this directory: records rebuilt, cached responses reused", file=sys.stderr)
     print(summary_line(str(out), result.stats, result.kept, result.rejected))
+    for line in cost_lines(result.cost or {}, result.stats):
+        print(f"synthloom: {line}")
     for line in curation_lines(result.curation or {}):
         print(f"synthloom: {line}")
     for stage, g in (result.grounding or {}).items():
@@ -67,6 +76,24 @@ def handle(args: argparse.Namespace) -> int:
             print(f"synthloom: grounding ({stage}): {g['supported']}/{g['checked']} answers supported by their sources "
                   f"({g['supported_fraction']:.0%}); rejected: {g['rejected_lexical']} lexical, {g['rejected_judge']} by the judge")
     return 0
+
+
+def add_price_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--price-in", type=float, metavar="USD", help="$ per 1M prompt tokens (overrides the recipe's prices:)")
+    p.add_argument("--price-out", type=float, metavar="USD", help="$ per 1M completion tokens")
+
+
+def cost_lines(cost: dict, stats) -> list[str]:
+    """What was spent, and whether the budget stopped the run."""
+    paid, budget = cost.get("paid") or {}, cost.get("budget")
+    lines = []
+    if paid.get("dollars") is not None:
+        lines.append(f"cost: {dollars(cost['this_run']['dollars'] or 0)} this run, {dollars(paid['dollars'])} in all for this directory "
+                     f"({paid['requests']} requests, {paid['prompt_tokens']:,} prompt + {paid['completion_tokens']:,} completion tokens)")
+    if budget and budget["reached"]:
+        lines.append(f"stopped at the budget of {dollars(budget['limit'])}: {stats.total - stats.already_done - stats.processed} "
+                     "records not started or unfinished; re-run with a higher --budget to finish (paid responses are reused)")
+    return lines
 
 
 def curation_lines(curation: dict) -> list[str]:

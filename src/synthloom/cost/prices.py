@@ -8,9 +8,14 @@ from typing import Mapping
 from ..errors import ConfigError
 from ..recipe.model import Price, Recipe
 
-__all__ = ["PriceTable"]
+__all__ = ["PriceTable", "dollars"]
 
 ANY = "*"
+
+
+def dollars(amount: float) -> str:
+    """$1,234.56 for whole dollars and up, $0.0123 below: small runs still show their cost."""
+    return f"${amount:,.2f}" if abs(amount) >= 1 else f"${amount:.4f}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,71 @@
+"""`synthloom estimate RECIPE -n N`: tokens and dollars before a run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..api import resolve_backend_spec
+from ..cost.estimate import Estimate, estimate
+from ..cost.prices import PriceTable, dollars
+from ..recipe import load_recipe
+from .run import add_price_arguments
+
+__all__ = ["add_parser", "handle"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("estimate", help="tokens and dollars a run will cost, before paying for it",
+                       description="Count the prompt tokens of a run from its rendered prompts (with the backend's "
+                                   "tokenizer) and bound its output by max_tokens, or measure it with --pilot.")
+    p.add_argument("recipe", type=Path)
+    p.add_argument("-n", type=int, default=10, help="records the run would make (default 10)")
+    p.add_argument("--backend", dest="kind", help="embedded, openai, fake, or a plugin's name (default: the recipe's)")
+    p.add_argument("--model", help="GGUF path (embedded) or model name (openai)")
+    p.add_argument("--base-url", help="OpenAI-compatible server whose tokenizer counts the prompts")
+    p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    add_price_arguments(p)
+    p.add_argument("--sample", type=int, default=1000, help="records whose prompts are rendered and counted (default 1000)")
+    p.add_argument("--pilot", type=int, default=0, metavar="K",
+                   help="first generate K records for real and use their output lengths and calls per record")
+    p.add_argument("--out", type=Path, help="where the pilot's records go (the later `run --out` reuses them; default: a temp dir)")
+    p.add_argument("--corpus", type=Path, help="an ingested corpus, or documents (default: the recipe's)")
+    p.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    recipe = load_recipe(args.recipe)
+    spec = resolve_backend_spec(recipe, kind=args.kind, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env)
+    prices = PriceTable.for_run(recipe, args.price_in, args.price_out)
+    result = estimate(recipe, args.n, backend=spec, prices=prices, sample=args.sample, pilot=args.pilot,
+                      pilot_out=args.out, corpus=args.corpus)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else render(result))
+    return 0
+
+
+def render(e: Estimate) -> str:
+    """A table per stage and the totals, saying how each figure was made."""
+    lines = [f"estimate for {e.n:,} records of {e.recipe} (prompts of {e.sampled:,} records rendered; "
+             f"prompt tokens: {e.counting})"]
+    if e.pilot:
+        p = e.pilot
+        spent = f", {dollars(p['dollars'])}" if p.get("dollars") is not None else ""
+        lines.append(f"pilot: {p['records']} records generated into {p['out']} ({p['kept']} kept{spent})")
+    lines.append(f"{'stage':<18}{'calls/rec':>10}{'prompt/call':>13}{'output/call':>13}  {'output from':<12}"
+                 f"{'prompt tok':>14}{'output tok':>14}{'cost':>12}")
+    for name, s in e.stages.items():
+        cost = dollars(s.cost) if s.cost is not None else "-"
+        lines.append(f"{name:<18}{s.calls_per_record:>10.2f}{s.prompt_tokens_per_call:>13,.0f}{s.completion_tokens_per_call:>13,.0f}"
+                     f"  {s.completion_source:<12}{s.prompt_tokens:>14,.0f}{s.completion_tokens:>14,.0f}{cost:>12}")
+    if e.setup:
+        lines.append(f"{'topic trees':<18}{'':>10}{'':>13}{'':>13}  {'':<12}{e.setup['prompt_tokens']:>14,.0f}"
+                     f"{e.setup['completion_tokens']:>14,.0f}")
+    total = dollars(e.cost) if e.cost is not None else "- (give --price-in/--price-out or prices: in the recipe)"
+    lines.append(f"total: {e.prompt_tokens:,.0f} prompt + {e.completion_tokens:,.0f} output tokens = {total}")
+    if any(s.completion_source == "max_tokens" for s in e.stages.values()):
+        lines.append("output tokens at max_tokens are an upper bound; --pilot K measures them")
+    if any(s.completion_source == "unknown" for s in e.stages.values()):
+        lines.append("a stage has no max_tokens: its output is a guess; set max_tokens or use --pilot K")
+    return "\n".join(lines)

@@ -1,0 +1,283 @@
+"""`synthloom estimate`: what a run will cost, before it is paid for.
+
+Prompt tokens are counted from the prompts themselves: the recipe runs on a sample of its
+records (all of them up to `sample`) against a stand-in backend that answers like the fake one
+but bills nothing, while the real backend's tokenizer counts every rendered prompt (llama.cpp's
+template and vocabulary for the embedded model, the server's tokenize endpoint for an
+OpenAI-compatible one, words for the fake). Output tokens are max_tokens per call (an upper
+bound), or, with a pilot, the mean each stage produced on `pilot` real records; the stand-in's
+answers are sized to match, so later stages' prompts that quote earlier answers are as long as
+they will be. The totals are scaled from the sample to n.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..backends.base import Backend, Request, Response, Usage
+from ..backends.fake import FakeBackend
+from ..errors import ConfigError
+from ..recipe.load import load_recipe
+from ..recipe.model import BackendSpec, Recipe
+from ..registry import Registry, default_registry
+from ..runner import CURRENT_STAGE, DEFAULT, Runner, RunOptions
+from ..store import Store
+from .prices import PriceTable
+from .tokens import prompt_tokens, text_tokens
+
+__all__ = ["estimate", "estimate_async", "Estimate", "StageEstimate"]
+
+FILLER = ("the review mentions how it tasted and what it cost and whether the package arrived in good "
+          "shape so that a reader can decide if it is worth buying again next time").split()
+
+
+@dataclass
+class StageEstimate:
+    """One stage: calls per record, tokens per call, and the totals for n records."""
+
+    calls_per_record: float
+    prompt_tokens_per_call: float
+    completion_tokens_per_call: float
+    completion_source: str  # "max_tokens" (an upper bound), "pilot", "fake" or "unknown"
+    calls: float = 0.0
+    prompt_tokens: float = 0.0
+    completion_tokens: float = 0.0
+    cost: float | None = None
+
+
+@dataclass
+class Estimate:
+    """The whole run: per stage, totals, and how the figures were made."""
+
+    recipe: str
+    n: int
+    sampled: int
+    counting: str
+    stages: dict[str, StageEstimate] = field(default_factory=dict)
+    setup: dict[str, Any] | None = None  # topic tree growing: calls and tokens, once per run
+    prompt_tokens: float = 0.0
+    completion_tokens: float = 0.0
+    cost: float | None = None
+    prices: str | None = None
+    pilot: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SizingBackend:
+    """Answers like the fake backend, bills nothing, and reports the real backend's token counts.
+
+    `sizes` gives each stage's expected output tokens (from a pilot); without one a free-text
+    answer is max_tokens long. Against the fake backend itself, its own answers are the truth.
+    """
+
+    name = "estimate"
+
+    def __init__(self, counter: Backend | None, sizes: dict[str, float], words_per_token: float):
+        self.counter = counter
+        self.model_id = getattr(counter, "model_id", "estimate")
+        self.sizes = sizes
+        self.words_per_token = words_per_token
+        self.fake = FakeBackend(self.model_id)
+        self.exact_fake = getattr(counter, "name", "") == "fake"  # the fake's own answers are the truth
+        self.sources: dict[str, str] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def complete(self, request: Request) -> Response:
+        stage = CURRENT_STAGE.get()
+        reply = (await self.fake.complete(request)).text
+        self.fake.requests.clear()
+        prompt, _ = await prompt_tokens(self.counter, request)
+        if self.exact_fake:
+            self.sources[stage] = "fake"
+            return Response(reply, "stop", Usage(prompt, len(reply.split())), self.model_id)
+        expected = self.sizes.get(stage)
+        source = "pilot" if expected is not None else "max_tokens" if request.max_tokens else "unknown"
+        if expected is None:
+            expected = request.max_tokens
+        self.sources[stage] = source
+        if expected is None:  # no bound: count the stand-in's own answer
+            return Response(reply, "stop", Usage(prompt, await text_tokens(self.counter, reply)), self.model_id)
+        if request.response_format is None:
+            reply = resized(reply, round(expected * self.words_per_token))
+        return Response(reply, "stop", Usage(prompt, round(expected)), self.model_id)
+
+
+def resized(text: str, words: int) -> str:
+    """The answer cut or padded with plain words to `words` words (what later prompts quote)."""
+    have = text.split()
+    if len(have) >= words:
+        return " ".join(have[:max(words, 1)])
+    pad = (FILLER * (words // len(FILLER) + 1))[: words - len(have)]
+    return " ".join(have + pad)
+
+
+def sample_indices(n: int, sample: int) -> list[int]:
+    """All of 0..n-1 up to `sample`, else `sample` indices spread evenly over them."""
+    if n <= sample:
+        return list(range(n))
+    return sorted({i * n // sample for i in range(sample)})
+
+
+def stage_figures(store: Store, n: int) -> tuple[dict[str, dict[str, float]], int]:
+    """Per stage: calls, prompt and completion tokens over the store's records (kept and rejected)."""
+    figures: dict[str, dict[str, float]] = defaultdict(lambda: {"calls": 0, "prompt": 0, "completion": 0})
+    records = 0
+    for text in store.iter_call_texts(n):
+        records += 1
+        for call in orjson.loads(text):
+            stage = figures[call.get("stage", "?")]
+            usage = call.get("usage") or {}
+            stage["calls"] += 1
+            stage["prompt"] += usage.get("prompt_tokens") or 0
+            stage["completion"] += usage.get("completion_tokens") or 0
+    return dict(figures), records
+
+
+def estimate(recipe: Recipe | str | Path, n: int, **kwargs: Any) -> Estimate:
+    """Sync form of `estimate_async` (scripts; in a notebook, await `estimate_async`)."""
+    from ..api import run_in_new_loop
+
+    return run_in_new_loop(estimate_async(recipe, n, **kwargs))
+
+
+async def estimate_async(
+    recipe: Recipe | str | Path,
+    n: int,
+    *,
+    backend: BackendSpec | Backend | None = None,
+    prices: PriceTable | None = None,
+    sample: int = 1000,
+    pilot: int = 0,
+    pilot_out: str | Path | None = None,
+    registry: Registry | None = None,
+    corpus: str | Path | None = None,
+) -> Estimate:
+    """Tokens and dollars for records 0..n-1 of `recipe`, before any is generated.
+
+    `pilot` > 0 first runs that many records for real (into `pilot_out`, which a later
+    `run --out` of the same directory reuses, or a temporary directory) and uses what each
+    stage actually produced and how often it was called.
+    """
+    from ..api import make_backend, open_run_corpus, run_async, start_all, trees_to_grow, grow_trees
+    from ..pipeline import build_pipeline
+    from ..stages.base import StageContext
+
+    if n < 1 or sample < 1 or pilot < 0:
+        raise ConfigError("-n and --sample must be at least 1, --pilot 0 or more")
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe)
+    registry = registry or default_registry()
+    prices = prices if prices is not None else PriceTable.for_run(recipe)
+    spec_or_backend = backend or recipe.backend
+    with tempfile.TemporaryDirectory(prefix="synthloom-estimate-") as tmp:
+        pilot_info, sizes, pilot_calls = None, {}, {}
+        if pilot:
+            pilot_dir = Path(pilot_out) if pilot_out else Path(tmp) / "pilot"
+            result = await run_async(recipe, pilot, pilot_dir, backend=spec_or_backend, registry=registry,
+                                     corpus=corpus, prices=prices)
+            store = Store.open_dir(pilot_dir)
+            try:
+                figures, records = stage_figures(store, pilot)
+            finally:
+                store.close()
+            sizes = {s: f["completion"] / f["calls"] for s, f in figures.items() if f["calls"]}
+            pilot_calls = {s: f["calls"] / records for s, f in figures.items()} if records else {}
+            pilot_info = {"records": pilot, "kept": result.kept, "rejected": result.rejected, "out": str(pilot_dir),
+                          "dollars": (result.cost or {}).get("this_run", {}).get("dollars"),
+                          "completion_tokens_per_call": sizes}
+        work = Path(tmp) / "structure"
+        work.mkdir()
+        index, _ = open_run_corpus(recipe, work, corpus)
+        checked = build_pipeline(recipe, registry, corpus=index)
+        real, _ = make_backend(spec_or_backend, registry, recipe)
+        named = {name: make_backend(other, registry, recipe, ("backends", name))[0] for name, other in recipe.backends.items()}
+        counters: dict[str, Backend] = {DEFAULT: real, **named}
+        counting = await start_counters(counters)
+        try:
+            words_per_token = await calibrate(counters[DEFAULT])
+            sizing = {name: SizingBackend(c, sizes, words_per_token) for name, c in counters.items()}
+            store = Store.open_dir(work)
+            try:
+                runner = Runner(None, sizing, store, RunOptions(concurrency=8, max_attempts=1))
+                models = {name: b.model_id for name, b in named.items()}
+                context = StageContext(seed=recipe.seed, model=real.model_id, models=models, corpus=index)
+                generated = await grow_trees(recipe, trees_to_grow(recipe, work), work, runner, context)
+                setup = {"calls": runner.stats.requests, "prompt_tokens": runner.stats.prompt_tokens,
+                         "completion_tokens": runner.stats.completion_tokens} if runner.stats.requests else None
+                runner.pipeline = build_pipeline(recipe, registry, model=real.model_id, generated=generated,
+                                                 models=models, loaded=checked.entities, corpus=index)
+                indices = sample_indices(n, sample)
+                await runner.run(indices)
+                figures, records = stage_figures(store, n)
+            finally:
+                store.close()
+        finally:
+            await asyncio.gather(*(c.close() for c in counters.values() if c is not None), return_exceptions=True)
+    sources = {}
+    for s in sizing.values():
+        sources.update(s.sources)
+    result = Estimate(recipe.name, n, len(indices), counting, setup=setup, prices=prices.describe() or None, pilot=pilot_info)
+    scale = n / max(records, 1)
+    model = real.model_id
+    for stage, f in figures.items():
+        calls_per_record = pilot_calls.get(stage, f["calls"] / max(records, 1))
+        per_call_prompt = f["prompt"] / f["calls"] if f["calls"] else 0.0
+        per_call_completion = f["completion"] / f["calls"] if f["calls"] else 0.0
+        calls = calls_per_record * n if pilot_calls else f["calls"] * scale
+        e = StageEstimate(round(calls_per_record, 4), round(per_call_prompt, 2), round(per_call_completion, 2),
+                          sources.get(stage, "unknown"), round(calls, 1), round(calls * per_call_prompt),
+                          round(calls * per_call_completion))
+        e.cost = prices.cost(model, int(e.prompt_tokens), int(e.completion_tokens)) if prices else None
+        result.stages[stage] = e
+    extra = setup or {"prompt_tokens": 0, "completion_tokens": 0}
+    result.prompt_tokens = sum(e.prompt_tokens for e in result.stages.values()) + extra["prompt_tokens"]
+    result.completion_tokens = sum(e.completion_tokens for e in result.stages.values()) + extra["completion_tokens"]
+    if prices:
+        result.cost = prices.cost(model, int(result.prompt_tokens), int(result.completion_tokens))
+    return result
+
+
+async def start_counters(counters: dict[str, Any]) -> str:
+    """Start the real backends for their tokenizers; one that cannot start counts approximately."""
+    from ..api import start_all
+
+    try:
+        await start_all(counters)
+    except ConfigError as exc:
+        for name in counters:
+            counters[name] = None
+        return f"approximate, 4 characters per token (the backend did not start: {exc})"
+    default = counters[DEFAULT]
+    if getattr(default, "name", "") == "fake":
+        return "exact (the fake backend's words)"
+    probe = Request(({"role": "user", "content": "hello"},))
+    _, exact = await prompt_tokens(default, probe)
+    if getattr(default, "name", "") == "embedded":
+        return "exact (the model's chat template and tokenizer)"
+    if exact:
+        return "exact (the server's /tokenize with its chat template)"
+    if getattr(getattr(default, "tokenizer", None), "method", None) in ("content", "input"):
+        return ("the server's tokenizer on each message, plus the chat template's tokens "
+                "(measured by one 1-token completion per conversation shape)")
+    return "approximate, 4 characters per token (the server has no tokenize endpoint)"
+
+
+async def calibrate(counter: Any) -> float:
+    """Words per token of the counter's tokenizer, to size stand-in answers in words."""
+    text = " ".join(FILLER * 4)
+    tokens = await text_tokens(counter, text)
+    return len(text.split()) / max(tokens, 1)
