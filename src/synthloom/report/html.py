@@ -16,7 +16,7 @@ from .plots import render_plots
 from .summary import headline
 from .template import PAGE, SCRIPT
 
-__all__ = ["render_html", "pick_kept", "pick_rejected"]
+__all__ = ["render_html", "pick_kept", "pick_rejected", "script_hash"]
 
 PREVIEW = 160
 
@@ -56,10 +56,15 @@ def pick_rejected(rejected: list[dict], field: str | None, count: int) -> list[d
              "preview": preview(r.get("row") or {}, field), "json": pretty(r.get("row") or {})} for r in chosen]
 
 
+def script_hash(script: str) -> str:
+    """The CSP source that lets exactly this inline script run."""
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return f"sha256-{digest}"
+
+
 def render_html(run: RunData, metrics: dict, show: int = 100) -> str:
     """The whole report page for a run and its metrics."""
     env = Environment(autoescape=True, keep_trailing_newline=True)
-    digest = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode("ascii")
     backend = metrics.get("backend") or {}
     rejected = pick_rejected(run.rejected, metrics.get("text_field"), show)
     return env.from_string(PAGE).render(
@@ -69,5 +74,5 @@ def render_html(run: RunData, metrics: dict, show: int = 100) -> str:
         reasons=sorted({r["reason"] for r in rejected}),
         backend=" ".join(str(v) for v in (backend.get("kind"), backend.get("model")) if v) or "unknown",
         recipe_text=run.recipe_text, recipe_source=run.recipe_source,
-        script=SCRIPT, script_hash=f"sha256-{digest}",
+        script=SCRIPT, script_hash=script_hash(SCRIPT),
     )

@@ -250,12 +250,13 @@ PLOTS: dict[str, tuple[str, Callable[[dict], str | None], str]] = {
 }
 
 
-def render_plots(metrics: dict) -> list[dict]:
-    """Every plot as {"key", "title", "svg"} or {"key", "title", "note"} when its data is absent."""
+def render_plots(metrics: dict, plots: dict[str, tuple[str, Callable[[dict], str | None], str]] | None = None) -> list[dict]:
+    """Every plot (of `plots`, the run report's by default) as {"key", "title", "svg"}, or {"key", "title", "note"}
+    when its data is absent."""
     import matplotlib
 
     rendered = []
-    for key, (title, draw, absent) in PLOTS.items():
+    for key, (title, draw, absent) in (PLOTS if plots is None else plots).items():
         with matplotlib.rc_context(STYLE):
             try:
                 svg = draw(metrics)

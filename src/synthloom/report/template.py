@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PAGE", "SCRIPT"]
+__all__ = ["PAGE", "SCRIPT", "CSS", "CSP"]
 
 # Counts the plots that laid out with a real size (tests read it), and filters rejected records by reason.
 SCRIPT = """
@@ -26,16 +26,10 @@ SCRIPT = """
 })();
 """
 
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src '{{ script_hash }}'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="synthloom {{ version }}">
-<title>{{ title }}</title>
-<style>
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1000px; padding: 1em 1.5em 4em; color: #1d2430; }
+# Nothing is fetched: styles and SVG plots are inline, and only the script whose hash fills the template runs.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src '{{ script_hash }}'"
+
+CSS = """body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1000px; padding: 1em 1.5em 4em; color: #1d2430; }
 h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { margin-top: 2em; border-bottom: 1px solid #dde3ea; padding-bottom: .2em; }
 .sub { color: #5b6673; margin-top: 0; }
 table { border-collapse: collapse; } td, th { text-align: left; padding: .25em .8em .25em 0; vertical-align: top; border-bottom: 1px solid #eef1f4; }
@@ -48,7 +42,18 @@ details summary { cursor: pointer; overflow: hidden; text-overflow: ellipsis; wh
 details .why { color: #a33d3a; }
 pre { white-space: pre-wrap; word-break: break-word; background: #f6f8fa; padding: .6em; border-radius: 4px; font-size: 12.5px; }
 code { background: #f6f8fa; padding: 0 .2em; }
-</style>
+"""
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content=\"""" + CSP + """\">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="synthloom {{ version }}">
+<title>{{ title }}</title>
+<style>
+""" + CSS + """</style>
 </head>
 <body data-plots="{{ plots | selectattr('svg') | list | length }}">
 <h1>{{ title }}</h1>

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["Examples", "load_examples"]
+__all__ = ["Examples", "load_examples", "reload_examples"]
 
 
 @dataclass
@@ -29,7 +29,8 @@ def load_examples(path: str | Path, text_field: str, label_field: str,
                   label_map: dict[str, str] | None = None) -> Examples:
     """Read (text, label) pairs; `label_map` renames labels (real data naming classes differently)."""
     path = Path(path)
-    source: dict[str, Any] = {"path": str(path)}
+    # absolute, so `synthloom evaluate --learning-curve` can reload it from any working directory
+    source: dict[str, Any] = {"path": str(path.resolve())}
     if path.is_dir():
         run_json = path / "run.json"
         if run_json.is_file():
@@ -51,7 +52,15 @@ def load_examples(path: str | Path, text_field: str, label_field: str,
         labels.append(label_map.get(label, label) if label_map else label)
     if len(set(labels)) < 2:
         raise ConfigError(f"{path}: needs at least two classes in {label_field!r}, found {sorted(set(labels)) or 'none'}")
-    return Examples(texts, labels, source | {"rows": len(texts), "text_field": text_field, "label_field": label_field})
+    return Examples(texts, labels, source | {"rows": len(texts), "text_field": text_field, "label_field": label_field,
+                                             "label_map": label_map or None})
+
+
+def reload_examples(source: dict[str, Any]) -> Examples:
+    """The examples again from the `source` they recorded (a model's `trained_on`)."""
+    if not all(source.get(key) for key in ("path", "text_field", "label_field")):
+        raise ConfigError("the model's meta.json does not say where its training data is (retrain it with this version)")
+    return load_examples(source["path"], source["text_field"], source["label_field"], source.get("label_map"))
 
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
