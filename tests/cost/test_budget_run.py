@@ -119,3 +119,11 @@ def test_rejected_records_are_counted_in_the_cost(write_recipe, tmp_path):
     summary = cost_of(out)
     assert summary["rejected"] > 0
     assert summary["cost"]["records"] == 20 and summary["cost"]["stages"]["review"]["calls"] == 20
+
+
+def test_report_prices_a_run_with_the_prices_it_ran_with(write_recipe, tmp_path):
+    recipe, out = write_recipe(RECIPE), tmp_path / "o"
+    run(recipe, out, "-n", "6")
+    assert main(["report", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["usage"]["totals"]["cost"] == pytest.approx(cost_of(out)["cost"]["paid"]["dollars"])

@@ -13,7 +13,8 @@ import yaml
 
 from ..errors import ConfigError
 from ..metrics import diversity_metrics, entity_coverage, label_balance, length_distribution, token_usage
-from ..metrics.usage import cost
+from ..cost.prices import PriceTable
+from ..recipe.model import Price
 
 __all__ = ["RunData", "ReportOptions", "load_run", "read_jsonl", "run_schema", "build_metrics", "as_text"]
 
@@ -200,16 +201,31 @@ def label_slots(run: RunData, slots: dict) -> list[str]:
     return small
 
 
+def run_prices(run: RunData, options: ReportOptions) -> PriceTable:
+    """--price-in/--price-out when given, else the prices the run itself was given (run.json)."""
+    if options.price_in is not None or options.price_out is not None:
+        return PriceTable.for_run(None, options.price_in, options.price_out)
+    table = (run.info.get("cost") or {}).get("prices") or {}
+    try:
+        return PriceTable({model: Price(**price) for model, price in table.items()})
+    except (TypeError, ValueError):
+        return PriceTable()
+
+
 def build_metrics(run: RunData, options: ReportOptions = ReportOptions(), embedder: Any = None) -> dict:
     """metrics.json: headline counts, diversity, coverage, labels, lengths, scores, drops, curation, usage."""
     schema = run_schema(run)
     text_field = pick_field(run, schema, options.field)
     texts = [t for t in (as_text(row.get(text_field)) for row in run.rows) if t is not None] if text_field else []
     curation = run.info.get("curation") or {}
-    usage = token_usage(run.lineage, price_in=options.price_in, price_out=options.price_out)
+    prices = run_prices(run, options)
+    usage = token_usage(run.lineage, prices=prices)
     this_run = run.info.get("this_run") or {}
-    usage["this_run_cost"] = cost(this_run.get("prompt_tokens") or 0, this_run.get("completion_tokens") or 0,
-                                  options.price_in, options.price_out) if this_run else None
+    usage["this_run_cost"] = prices.cost(str((run.info.get("backend") or {}).get("model") or ""),
+                                         this_run.get("prompt_tokens") or 0, this_run.get("completion_tokens") or 0) \
+        if this_run and prices else None
+    usage["paid"] = (run.info.get("cost") or {}).get("paid")
+    usage["price_in"], usage["price_out"] = options.price_in, options.price_out
     return {
         "run_dir": str(run.path), "recipe": run.info.get("recipe") or (run.stored_recipe or {}).get("name"),
         "n": run.info.get("n"), "kept": len(run.rows), "rejected": sum(not r.get("transient") for r in run.rejected),
