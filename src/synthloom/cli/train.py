@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..train.models import MODELS
 
 __all__ = ["add_parser", "handle", "parse_label_map"]
 
@@ -14,12 +15,13 @@ __all__ = ["add_parser", "handle", "parse_label_map"]
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a local classifier on a run directory or a labelled file",
                        description="Train a classifier that runs without any API on labelled data: a run directory "
-                                   "(the label is a sampled slot) or a .jsonl/.csv/.parquet file. Saves model.joblib "
+                                   "(the label is a sampled slot) or a .jsonl/.csv/.parquet file. Saves the model "
                                    "and meta.json (model, labels, the run and recipe it was trained on) in --out.")
     p.add_argument("data", type=Path, help="a run directory or a .jsonl/.csv/.parquet file")
     p.add_argument("--text-field", required=True)
     p.add_argument("--label-field", required=True)
-    p.add_argument("--model", default="tfidf-logreg", choices=["tfidf-logreg", "embed-logreg"])
+    p.add_argument("--model", default="tfidf-logreg", choices=MODELS,
+                   help="minilm-finetune fine-tunes all-MiniLM-L6-v2 with PyTorch on the CPU (the `finetune` extra)")
     p.add_argument("--label-map", help="rename labels before training, e.g. positive=great,negative=other")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="the model directory to write")

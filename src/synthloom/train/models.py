@@ -1,11 +1,14 @@
-"""Local classifiers: TF-IDF + logistic regression, and sentence embeddings + logistic regression.
+"""Local classifiers: TF-IDF + logistic regression, sentence embeddings + logistic regression, and
+a fine-tuned MiniLM.
 
-Both are scikit-learn pipelines, so a saved model is one joblib file that predicts from raw
-text; the embedding model uses WordLlama (shipped in its wheel) and needs the `corpus` extra.
+The first two are scikit-learn pipelines, so a saved model is one joblib file that predicts from
+raw text; the embedding model uses WordLlama (shipped in its wheel) and needs the `corpus` extra.
+`minilm-finetune` (finetune.py, PyTorch, the `finetune` extra) saves its weights as safetensors.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from pathlib import Path
@@ -17,7 +20,7 @@ from .data import Examples
 
 __all__ = ["MODELS", "make_model", "train_model", "save_model", "load_model"]
 
-MODELS = ("tfidf-logreg", "embed-logreg")
+MODELS = ("tfidf-logreg", "embed-logreg", "minilm-finetune")
 
 
 class WordLlamaFeatures:
@@ -45,8 +48,18 @@ class WordLlamaFeatures:
         self.embedder = None
 
 
+def finetune_module() -> Any:
+    """synthloom.train.finetune, imported only when asked for: it needs torch and transformers."""
+    try:
+        return importlib.import_module(".finetune", __package__)
+    except ImportError as exc:
+        raise missing_extra("finetune", exc) from None
+
+
 def make_model(kind: str, seed: int = 0) -> Any:
-    """An untrained pipeline of the given kind."""
+    """An untrained model of the given kind: fit(texts, labels), predict(texts) → labels."""
+    if kind == "minilm-finetune":
+        return finetune_module().MiniLMClassifier(seed)
     try:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -68,15 +81,18 @@ def train_model(examples: Examples, kind: str = "tfidf-logreg", seed: int = 0) -
 
 
 def save_model(model: Any, kind: str, examples: Examples, out: str | Path) -> Path:
-    """model.joblib and meta.json (kind, labels, training data and the run/recipe it came from)."""
-    import joblib
-
+    """model.joblib (minilm-finetune: its weights) and meta.json (kind, labels, training data, the run/recipe)."""
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create {out}: {exc.strerror}") from None
-    joblib.dump(model, out / "model.joblib")
+    if kind == "minilm-finetune":
+        model.save(out)
+    else:
+        import joblib
+
+        joblib.dump(model, out / "model.joblib")
     meta = {"synthloom": __version__, "model": kind, "labels": examples.label_set(), "trained_on": examples.source,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -84,9 +100,13 @@ def save_model(model: Any, kind: str, examples: Examples, out: str | Path) -> Pa
 
 
 def load_model(directory: str | Path) -> tuple[Any, dict[str, Any]]:
+    directory = Path(directory)
+    meta_file = directory / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else None
+    if meta and meta.get("model") == "minilm-finetune":
+        return finetune_module().MiniLMClassifier.load(directory), meta
+    if not (directory / "model.joblib").is_file() or meta is None:
+        raise ConfigError(f"{directory}: not a model directory (no model.joblib and meta.json; make one with `synthloom train`)")
     import joblib
 
-    directory = Path(directory)
-    if not (directory / "model.joblib").is_file() or not (directory / "meta.json").is_file():
-        raise ConfigError(f"{directory}: not a model directory (no model.joblib and meta.json; make one with `synthloom train`)")
-    return joblib.load(directory / "model.joblib"), json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    return joblib.load(directory / "model.joblib"), meta
