@@ -13,6 +13,7 @@ from .cost.budget import Budget, BudgetReached
 from .cost.prices import PriceTable
 from .errors import ConfigError, missing_extra
 from .export.run_files import export_run, grounding_summary, without_credentials
+from .limits import LimitSettings
 from .pipeline import Pipeline, build_pipeline
 from .recipe.load import FieldProblem, load_recipe, problem_to_error
 from .recipe.model import BackendSpec, Recipe, TopicTree, TreeEntity
@@ -126,6 +127,7 @@ async def run_async(
     named = {name: make_backend(other, registry, recipe, ("backends", name))[0] for name, other in recipe.backends.items()}
     backends = {DEFAULT: llm, **named}
     models = {name: b.model_id for name, b in named.items()}
+    limits = {DEFAULT: limit_settings(spec), **{name: limit_settings(other) for name, other in recipe.backends.items()}}
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -135,7 +137,7 @@ async def run_async(
         started = False
         try:
             tracker = Budget(prices, budget, spent_before=spend_so_far(store, prices, budget)) if prices else None
-            runner = Runner(None, backends, store, options, on_progress, budget=tracker)
+            runner = Runner(None, backends, store, options, on_progress, budget=tracker, limits=limits)
             trees = trees_to_grow(recipe, out)
             if trees:
                 await start_all(backends)
@@ -163,6 +165,7 @@ async def run_async(
                                       "everything generated so far is saved") from None
             else:
                 runner.stats.total = runner.stats.already_done = n
+                runner.stats.concurrency = runner.concurrency_figures()
             counts = export_run(store, pipeline, out, n, spec, runner.stats, prices)
         finally:
             if started:
@@ -252,6 +255,11 @@ def make_backend(backend: BackendSpec | Backend, registry: Registry, recipe: Rec
         if loc == ("backend",):
             raise
         raise ConfigError(f"backends.{loc[-1]}: {exc}") from None
+
+
+def limit_settings(spec: BackendSpec) -> LimitSettings:
+    """A backend's rate limits and AIMD settings, from its spec."""
+    return LimitSettings(spec.rpm, spec.tpm, spec.adaptive, spec.latency_tolerance)
 
 
 def adopt_recipe(store: Store, pipeline: Pipeline) -> bool:

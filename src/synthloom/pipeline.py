@@ -48,6 +48,9 @@ class Pipeline:
     def fingerprint(self) -> str:
         """Changes whenever anything that shapes the records changes (not n, not concurrency)."""
         recipe = self.recipe.model_dump(mode="json", exclude={"backend", "description", "prices"})
+        for spec in recipe.get("backends", {}).values():  # how a backend is driven does not shape records
+            for key in RUNTIME_BACKEND_FIELDS:
+                spec.pop(key, None)
         entities = {name: [e.items, e.weights] for name, e in self.entities.items()}
         corpus = getattr(self.corpus, "fingerprint", None)
         blob = json.dumps([recipe, entities] + ([corpus] if corpus else []), sort_keys=True, default=str)
@@ -55,6 +58,9 @@ class Pipeline:
 
     def columns(self) -> list[str]:
         return ["id", *self.samplers, *(o for s in self.stages for o in s.outputs)]
+
+
+RUNTIME_BACKEND_FIELDS = ("timeout", "api_key_env", "rpm", "tpm", "adaptive", "latency_tolerance")
 
 
 def build_pipeline(recipe: Recipe, registry: Registry, model: str = "",

@@ -1,8 +1,10 @@
-"""The only place with concurrency, retries and backoff.
+"""The only place with concurrency, retries, backoff and rate limits.
 
 Each record goes through the pipeline's stages in order. Every LLM call first looks in the
 store's request cache; a fresh response is written to the store before it is used, so a crash
-at any point costs at most the requests in flight.
+at any point costs at most the requests in flight. K workers pull records; each attempt at a
+request waits for its backend's rate limit and a slot of its AIMD gate (limits.py), and gives
+the slot back before any backoff sleep, so a shrunk limit leaves extra workers waiting.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from jinja2 import TemplateError
 
 from .backends.base import AuthFailed, Backend, BackendError, RateLimited, Request, Response
 from .cost.budget import Budget, BudgetReached
+from .limits import AdaptiveConcurrency, ConcurrencyFigures, LimitSettings, RateLimit
 from .pipeline import Pipeline
 from .record import Record, Rejected
 from .stages.base import Stage
@@ -60,6 +63,7 @@ class RunStats:
     completion_tokens: int = 0
     reasons: Counter = field(default_factory=Counter)
     budget: Budget | None = None  # dollars spent and the cap, when prices are known
+    concurrency: dict[str, ConcurrencyFigures] = field(default_factory=dict)  # per backend name that was called
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -95,6 +99,7 @@ class Runner:
         options: RunOptions | None = None,
         on_progress: Callable[[RunStats], None] | None = None,
         budget: Budget | None = None,
+        limits: dict[str, LimitSettings] | None = None,
     ):
         self.pipeline = pipeline
         self.backends = backend if isinstance(backend, dict) else {DEFAULT: backend}
@@ -104,6 +109,12 @@ class Runner:
         self.stats = RunStats(budget=budget)
         self.budget = budget
         self.rng = random.Random()
+        limits = limits or {}
+        slots = 1 if self.options.sequential else max(1, self.options.concurrency)
+        settings = {name: limits.get(name, LimitSettings()) for name in self.backends}
+        self.gates = {name: AdaptiveConcurrency(slots, adaptive=s.adaptive, latency_tolerance=s.latency_tolerance)
+                      for name, s in settings.items()}
+        self.rates = {name: RateLimit(s.rpm, s.tpm) for name, s in settings.items() if s.rpm or s.tpm}
 
     async def run(self, indices: Iterable[int], total: int | None = None) -> RunStats:
         todo = list(indices)
@@ -117,6 +128,7 @@ class Runner:
                 await self.run_concurrently(iter(todo))
         finally:
             self.stats.finished = time.monotonic()
+            self.stats.concurrency = self.concurrency_figures()
             if ticker:
                 ticker.cancel()
             if self.on_progress:
@@ -230,7 +242,15 @@ class Runner:
                     self.stats.reasons[exc.reason] += 1
                     return None
 
-        return list(await asyncio.gather(*(one(r) for r in requests)))
+        try:
+            return list(await asyncio.gather(*(one(r) for r in requests)))
+        finally:
+            self.stats.concurrency = self.concurrency_figures()
+
+    def concurrency_figures(self) -> dict[str, ConcurrencyFigures]:
+        """What each backend's gate achieved: the default backend always, the others once called."""
+        return {name: gate.figures(self.rates[name].waited if name in self.rates else 0.0)
+                for name, gate in self.gates.items() if name == DEFAULT or gate.max_in_flight}
 
     async def call(self, request: Request, key: str, canonical: str) -> tuple[Response, bool]:
         """The cached response, or a fresh one (retried by error type), stored before use."""
@@ -239,14 +259,14 @@ class Runner:
             self.stats.cached += 1
             self.count_usage(cached)
             return cached, True
-        backend = self.backends[request.backend or DEFAULT]
+        name = request.backend or DEFAULT
+        backend, gate, rate = self.backends[name], self.gates[name], self.rates.get(name)
         attempt = 0
         while True:
             attempt += 1
             held = self.budget.hold(request, backend.model_id) if self.budget else 0.0
-            self.stats.requests += 1
             try:
-                response = await backend.complete(request)
+                response = await self.send(backend, request, gate, rate)
             except BackendError as exc:
                 if self.budget:
                     self.budget.release(held)
@@ -264,6 +284,25 @@ class Runner:
                 self.budget.settle(held, response, backend.model_id)
             self.count_usage(response)
             return response, False
+
+    async def send(self, backend: Backend, request: Request, gate: AdaptiveConcurrency,
+                   rate: RateLimit | None) -> Response:
+        """One attempt: wait for the rate limit, then for a slot, then for the answer."""
+        if rate is None:
+            async with gate.slot():
+                self.stats.requests += 1
+                return await backend.complete(request)
+        tokens = rate.estimate(request)
+        await rate.acquire(tokens)
+        try:
+            async with gate.slot():
+                self.stats.requests += 1
+                response = await backend.complete(request)
+        except BaseException:
+            rate.settle(tokens, None)
+            raise
+        rate.settle(tokens, response.usage)
+        return response
 
     def count_usage(self, response: Response) -> None:
         self.stats.prompt_tokens += response.usage.prompt_tokens

@@ -80,4 +80,22 @@ def summary_line(out: str, stats: RunStats, kept: int, rejected: int) -> str:
         f"{stats.requests} requests sent, {stats.cached} from cache" + (f", {stats.retries} retries" if stats.retries else ""),
         f"{stats.prompt_tokens:,} prompt + {stats.completion_tokens:,} completion tokens",
     ]
+    concurrency = concurrency_text(stats)
+    if concurrency:
+        parts.append(concurrency)
     return f"synthloom: {out}: " + " · ".join(parts)
+
+
+def concurrency_text(stats: RunStats) -> str:
+    """'concurrency 3.2 of 16 (limit cut 4 times, to 3.5; requests waited 2.1s in all for rpm/tpm)', when what
+    was achieved differs materially from --concurrency; '' otherwise."""
+    parts = []
+    for name, f in stats.concurrency.items():
+        if not (f.decreases or f.rate_limited_waits_s >= 0.5 or (f.max_in_flight and f.mean_in_flight < 0.5 * f.configured)):
+            continue
+        notes = [f"limit cut {f.decreases} time{'s' * (f.decreases != 1)}, to {f.final_limit:g}"] if f.decreases else []
+        if f.rate_limited_waits_s >= 0.5:
+            notes.append(f"requests waited {f.rate_limited_waits_s:.1f}s in all for rpm/tpm")
+        label = f"concurrency ({name})" if name else "concurrency"
+        parts.append(f"{label} {f.mean_in_flight:g} of {f.configured} on average" + (f" ({'; '.join(notes)})" if notes else ""))
+    return ", ".join(parts)

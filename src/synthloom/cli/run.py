@@ -30,6 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
     p.add_argument("--sequential", action="store_true", help="one record at a time, no concurrency (for debugging)")
     p.add_argument("--max-attempts", type=int, default=6, help="tries per request for transient errors (default 6)")
+    p.add_argument("--rpm", type=int, metavar="N", help="requests per minute the backend allows (default: the recipe's, or no limit)")
+    p.add_argument("--tpm", type=int, metavar="N", help="prompt + completion tokens per minute the backend allows")
+    p.add_argument("--no-adaptive", dest="adaptive", action="store_false", default=None,
+                   help="keep --concurrency requests in flight even on 429/503 or rising latency (no AIMD)")
     p.add_argument("--seed", type=int, help="override the recipe's seed")
     p.add_argument("--corpus", type=Path, help="an ingested corpus, or documents to ingest into OUT/corpus (default: the recipe's)")
     add_price_arguments(p)
@@ -46,8 +50,11 @@ def handle(args: argparse.Namespace) -> int:
     if args.seed is not None:
         recipe = recipe.model_copy(update={"seed": args.seed})
     kind = "fake" if args.dry_run else args.kind
+    if any(value is not None and value < 1 for value in (args.rpm, args.tpm)):
+        raise ConfigError("--rpm and --tpm must be at least 1")
     spec = resolve_backend_spec(recipe, kind=kind, model=args.model, base_url=args.base_url,
-                                api_key_env=args.api_key_env, timeout=args.timeout)
+                                api_key_env=args.api_key_env, timeout=args.timeout, rpm=args.rpm, tpm=args.tpm,
+                                adaptive=args.adaptive)
     if args.concurrency < 1 or args.max_attempts < 1:
         raise ConfigError("--concurrency and --max-attempts must be at least 1")
     options = RunOptions(concurrency=args.concurrency, sequential=args.sequential, max_attempts=args.max_attempts)

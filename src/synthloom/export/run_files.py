@@ -67,6 +67,7 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
             "completion_tokens": stats.completion_tokens,
             "seconds": round(stats.elapsed, 3),
             "failure_reasons": dict(stats.reasons),
+            "concurrency": concurrency_summary(stats),
         },
     }
     grounding = grounding_summary(store, pipeline, n, kept)
@@ -83,6 +84,17 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
     tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out / "run.json")
     return {"kept": kept, "rejected": rejected, "grounding": grounding, "curation": summary["curation"], "cost": summary["cost"]}
+
+
+def concurrency_summary(stats: Any) -> dict[str, Any]:
+    """The default backend's concurrency figures (configured, final_limit, mean_in_flight,
+    max_in_flight, decreases, rate_limited_waits_s), and each named backend's under `backends`."""
+    figures = dict(getattr(stats, "concurrency", None) or {})
+    default = figures.pop("", None)
+    summary = default.to_dict() if default is not None else {}
+    if figures:
+        summary["backends"] = {name: f.to_dict() for name, f in figures.items()}
+    return summary
 
 
 def cost_summary(store: Store, n: int, stats: Any, prices: PriceTable, kept: int) -> dict[str, Any]:

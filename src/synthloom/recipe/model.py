@@ -65,6 +65,13 @@ class BackendSpec(Strict):
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = Field(120.0, gt=0)
     options: dict[str, Any] = Field(default_factory=dict, description="backend-specific settings")
+    rpm: int | None = Field(None, gt=0, description="requests per minute to pace this backend to (default: no limit)")
+    tpm: int | None = Field(None, gt=0, description="prompt + completion tokens per minute to pace this backend to "
+                                                      "(default: no limit)")
+    adaptive: bool = Field(True, description="AIMD concurrency: halve the requests in flight on 429, 503, timeouts or "
+                                             "rising latency, add one back per round trip, up to --concurrency")
+    latency_tolerance: float | None = Field(3.0, gt=1, description="latency (smoothed) this many times its lowest recent "
+                                                                    "value counts as overload; null: ignore latency")
 
 
 class Price(Strict):
