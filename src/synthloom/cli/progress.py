@@ -91,7 +91,8 @@ def concurrency_text(stats: RunStats) -> str:
     was achieved differs materially from --concurrency; '' otherwise."""
     parts = []
     for name, f in stats.concurrency.items():
-        if not (f.decreases or f.rate_limited_waits_s >= 0.5 or (f.max_in_flight and f.mean_in_flight < 0.5 * f.configured)):
+        starved = f.max_in_flight and f.mean_in_flight < 0.5 * f.configured and stats.elapsed >= 5  # not a blip of a run
+        if not (f.decreases or f.rate_limited_waits_s >= 0.5 or starved):
             continue
         notes = [f"limit cut {f.decreases} time{'s' * (f.decreases != 1)}, to {f.final_limit:g}"] if f.decreases else []
         if f.rate_limited_waits_s >= 0.5:
