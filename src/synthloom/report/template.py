@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PAGE", "SCRIPT", "CSS", "CSP"]
+__all__ = ["PAGE", "HEAD", "SCRIPT", "CSS", "CSP"]
 
 # Counts the plots that laid out with a real size (tests read it), and filters rejected records by reason.
 SCRIPT = """
@@ -44,7 +44,9 @@ pre { white-space: pre-wrap; word-break: break-word; background: #f6f8fa; paddin
 code { background: #f6f8fa; padding: 0 .2em; }
 """
 
-PAGE = """<!DOCTYPE html>
+# The top of every synthloom page (run report, eval.html): CSP, styles, title, and the count of
+# plots the script checks.
+HEAD = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -57,7 +59,9 @@ PAGE = """<!DOCTYPE html>
 </head>
 <body data-plots="{{ plots | selectattr('svg') | list | length }}">
 <h1>{{ title }}</h1>
-<p class="sub">{{ metrics.run_dir }} · backend {{ backend }} · text field {% if metrics.text_field %}<code>{{ metrics.text_field }}</code>{% else %}none{% endif %}</p>
+"""
+
+PAGE = HEAD + """<p class="sub">{{ metrics.run_dir }} · backend {{ backend }} · text field {% if metrics.text_field %}<code>{{ metrics.text_field }}</code>{% else %}none{% endif %}</p>
 
 <h2 id="headline">Headline</h2>
 <table class="headline">

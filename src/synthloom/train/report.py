@@ -13,25 +13,12 @@ from .. import __version__
 from ..errors import ConfigError
 from ..report.html import script_hash
 from ..report.plots import KEPT, MUTED, legend_above, new_figure, plain, render_plots, to_svg
-from ..report.template import CSP, CSS, SCRIPT
+from ..report.template import HEAD, SCRIPT
 from ..report.write import write_atomic
 
 __all__ = ["EVAL_PLOTS", "confusion_plot", "learning_curve_plot", "render_eval_html", "eval_paths", "write_eval"]
 
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content=\"""" + CSP + """\">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="synthloom {{ version }}">
-<title>{{ title }}</title>
-<style>
-""" + CSS + """</style>
-</head>
-<body data-plots="{{ plots | selectattr('svg') | list | length }}">
-<h1>{{ title }}</h1>
-<p class="sub">model {{ model.model }} · labels {{ scores.labels | join(", ") }} · trained on {{ model.trained_on.rows }}
+PAGE = HEAD + """<p class="sub">model {{ model.model }} · labels {{ scores.labels | join(", ") }} · trained on {{ model.trained_on.rows }}
 examples from <code>{{ model.trained_on.path }}</code> · evaluated on <code>{{ scores.data }}</code></p>
 
 <h2 id="headline">Headline</h2>
