@@ -175,7 +175,7 @@ async def estimate_async(
     `run --out` of the same directory reuses, or a temporary directory) and uses what each
     stage actually produced and how often it was called.
     """
-    from ..api import make_backend, open_run_corpus, run_async, start_all, trees_to_grow, grow_trees
+    from ..api import grow_trees, make_backend, open_run_corpus, run_async, trees_to_grow
     from ..pipeline import build_pipeline
     from ..stages.base import StageContext
 
