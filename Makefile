@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml $(LLAMA_WHEEL_STAMP)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate,dev,finetune]"
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate,dev,finetune,ray]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -21,6 +21,8 @@ from .stages.base import StageContext
 from .stages.topic_tree import grow_tree, load_tree, save_tree, tree_items
 from .registry import Registry, default_registry
 from .runner import DEFAULT, Runner, RunOptions, RunStats
+from .executors.ray_executor import ShardJob
+from .executors.shards import merge_shards
 from .store import RunLock, Store
 
 __all__ = ["run", "run_async", "RunResult", "export_run", "resolve_backend_spec"]
@@ -71,16 +73,18 @@ def run(
     corpus: str | Path | None = None,
     prices: PriceTable | None = None,
     budget: float | None = None,
+    executor: Any = None,
 ) -> RunResult:
     """Generate records 0..n-1 of `recipe` into `out`, resuming whatever is already there.
 
     `corpus` (an ingested corpus directory, or documents to ingest into OUT/corpus) overrides
     the recipe's `corpus:`. `prices` (default: the recipe's `prices:`) makes the run count
     dollars; `budget` stops it before the directory's spend could pass that many dollars
-    (resumable: run again with a higher budget). Works in scripts and in notebooks.
+    (resumable: run again with a higher budget). `executor` (a `synthloom.executors.RayExecutor`)
+    shards the records over a Ray cluster; the result is the same. Works in scripts and notebooks.
     """
     coroutine = run_async(recipe, n, out, backend=backend, options=options, registry=registry,
-                          on_progress=on_progress, corpus=corpus, prices=prices, budget=budget)
+                          on_progress=on_progress, corpus=corpus, prices=prices, budget=budget, executor=executor)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -111,6 +115,7 @@ async def run_async(
     corpus: str | Path | None = None,
     prices: PriceTable | None = None,
     budget: float | None = None,
+    executor: Any = None,
 ) -> RunResult:
     """The async form of `run`."""
     if n < 0:
@@ -151,15 +156,26 @@ async def run_async(
             pipeline = build_pipeline(recipe, registry, model=llm.model_id, generated=generated, models=models,
                                       loaded=checked.entities, corpus=index)
             runner.pipeline = pipeline
+            merge_shards(store, out)  # what the workers of a distributed run left, before anything else
             changed = adopt_recipe(store, pipeline)
             finished = store.finished_indices(n)
             todo = [i for i in range(n) if i not in finished]
             if todo:
-                if not started:
-                    await start_all(backends)
-                    started = True
                 try:
-                    await runner.run(todo, total=n)
+                    if executor is not None:
+                        runner.stats.total, runner.stats.already_done = n, n - len(todo)
+                        job = ShardJob(recipe, registry, backends, limits, runner.options, out.resolve(), llm.model_id, models,
+                                       generated, checked.entities, index, prices if prices else None,
+                                       max(0.0, budget - tracker.spent_before) if budget is not None and tracker else None)
+                        try:
+                            await executor.run(job, todo, runner.stats, on_progress)
+                        finally:
+                            merge_shards(store, out)
+                    else:
+                        if not started:
+                            await start_all(backends)
+                            started = True
+                        await runner.run(todo, total=n)
                 except AuthFailed as exc:
                     raise ConfigError(f"the server refused the API key from ${spec.api_key_env} ({exc}); "
                                       "everything generated so far is saved") from None

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from jinja2 import TemplateError
 
@@ -63,6 +63,7 @@ class RunStats:
     completion_tokens: int = 0
     reasons: Counter = field(default_factory=Counter)
     budget: Budget | None = None  # dollars spent and the cap, when prices are known
+    executor: dict[str, Any] | None = None  # where the records ran, when not in this process (Ray)
     concurrency: dict[str, ConcurrencyFigures] = field(default_factory=dict)  # per backend name that was called
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None

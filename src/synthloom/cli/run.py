@@ -40,6 +40,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=float, metavar="DOLLARS",
                    help="stop sending requests before this output directory's spend could pass DOLLARS; "
                         "re-run with a higher budget to carry on")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local (this process, the default) or ray: shard the records over a Ray cluster")
+    p.add_argument("--ray-address", help="with --executor ray: 'auto' (the cluster on this machine), "
+                                         "ray://HOST:10001, or none to start a local one")
+    p.add_argument("--ray-workers", type=int, help="with --executor ray: shards (default: the cluster's CPUs)")
     p.add_argument("--dry-run", action="store_true", help="use the fake backend: no model, no cost")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=handle)
@@ -60,7 +65,8 @@ def handle(args: argparse.Namespace) -> int:
     options = RunOptions(concurrency=args.concurrency, sequential=args.sequential, max_attempts=args.max_attempts)
     out = args.out or Path("runs") / recipe.name
     prices = PriceTable.for_run(recipe, args.price_in, args.price_out)
-    common = dict(backend=spec, options=options, corpus=args.corpus, prices=prices, budget=args.budget)
+    common = dict(backend=spec, options=options, corpus=args.corpus, prices=prices, budget=args.budget,
+                  executor=make_executor(args))
     if args.quiet:
         result = run(recipe, args.n, out, **common)
     else:
@@ -83,6 +89,19 @@ def handle(args: argparse.Namespace) -> int:
             print(f"synthloom: grounding ({stage}): {g['supported']}/{g['checked']} answers supported by their sources "
                   f"({g['supported_fraction']:.0%}); rejected: {g['rejected_lexical']} lexical, {g['rejected_judge']} by the judge")
     return 0
+
+
+def make_executor(args: argparse.Namespace):
+    """None (this process) or a RayExecutor from --executor/--ray-address/--ray-workers."""
+    if args.executor != "ray":
+        if args.ray_address or args.ray_workers:
+            raise ConfigError("--ray-address and --ray-workers need --executor ray")
+        return None
+    if args.ray_workers is not None and args.ray_workers < 1:
+        raise ConfigError("--ray-workers must be at least 1")
+    from ..executors import RayExecutor
+
+    return RayExecutor(address=args.ray_address, workers=args.ray_workers)
 
 
 def add_price_arguments(p: argparse.ArgumentParser) -> None:

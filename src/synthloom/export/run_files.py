@@ -67,6 +67,7 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
             "completion_tokens": stats.completion_tokens,
             "seconds": round(stats.elapsed, 3),
             "failure_reasons": dict(stats.reasons),
+            "executor": getattr(stats, "executor", None) or {"kind": "local"},
             "concurrency": concurrency_summary(stats),
         },
     }

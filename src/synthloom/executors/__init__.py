@@ -1,0 +1,5 @@
+"""Where a run's records are generated: in this process (the default), or sharded over a Ray cluster."""
+
+from .ray_executor import RayExecutor
+
+__all__ = ["RayExecutor"]

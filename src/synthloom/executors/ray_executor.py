@@ -1,0 +1,158 @@
+"""`--executor ray`: the records of a run, sharded over the workers of a Ray cluster.
+
+The driver (the `synthloom run` process) prepares the run as usual (recipe checks, corpus, topic
+trees, what is left to do), then splits the remaining record indices into one interleaved shard
+per worker. Each worker is a Ray task that rebuilds the pipeline, opens its own backend
+connection pool (or loads its own model), and runs the ordinary Runner over its shard, writing to
+its own shard store (shards.py) and reading the run's store for cached responses. When the
+workers finish, the driver merges the shards into the run's store and exports as a local run
+does. Records are a function of (recipe, seed, index), so the dataset is the same record for
+record as a local run's; a killed run leaves its shards, which the next run merges first.
+
+The output directory must be visible to every worker at the same path: a local cluster, or a
+shared filesystem on a multi-node one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ConfigError, SynthloomError, missing_extra
+from ..runner import RunStats
+from .shards import SHARDS, shard_counts
+
+__all__ = ["RayExecutor", "ShardJob"]
+
+COUNTERS = ("kept", "rejected", "failed", "requests", "cached", "retries", "prompt_tokens", "completion_tokens")
+
+
+@dataclass
+class ShardJob:
+    """Everything a worker needs to run its records (sent to it pickled)."""
+
+    recipe: Any
+    registry: Any
+    backends: dict[str, Any]  # not started: each worker starts its own
+    limits: dict[str, Any]
+    options: Any
+    out: Path
+    model: str
+    models: dict[str, str]
+    generated: dict[str, list[str]]
+    loaded: dict[str, Any]
+    corpus: Any
+    prices: Any = None
+    budget_share: float | None = None
+
+
+@dataclass
+class RayExecutor:
+    """Run a run's records on Ray: `address` None starts a local cluster (`init` options go to
+    ray.init, e.g. num_cpus), "auto" joins the one on this machine, "ray://host:10001" a remote one.
+    `workers` is the number of shards (default: the cluster's CPUs)."""
+
+    address: str | None = None
+    workers: int | None = None
+    init: dict[str, Any] = field(default_factory=dict)
+    poll: float = 0.5
+    used_workers: int = 0  # how many shards the last run had
+
+    def describe(self) -> str:
+        return f"ray ({self.address or 'local cluster'})"
+
+    async def run(self, job: ShardJob, todo: list[int], stats: RunStats,
+                  on_progress: Callable[[RunStats], None] | None = None) -> None:
+        """Run `todo` on the cluster; `stats` gets the workers' counters summed."""
+        try:
+            import ray
+        except ImportError as exc:
+            raise missing_extra("ray", exc) from None
+        started_here = not ray.is_initialized()
+        if started_here:
+            try:
+                local = {"object_store_memory": 256 * 1024 * 1024} if self.address is None else {}
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False, **(local | self.init))
+            except Exception as exc:  # noqa: BLE001 - connection errors of every kind: one line
+                raise ConfigError(f"cannot start or reach the Ray cluster ({self.address or 'local'}): "
+                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        try:
+            workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+            workers = max(1, min(workers, len(todo)))
+            job.budget_share = job.budget_share / workers if job.budget_share is not None else None
+            task = ray.remote(num_cpus=1, max_retries=0)(run_shard)
+            refs = [task.remote(job, k, todo[k::workers]) for k in range(workers)]
+            await self.wait(ray, refs, job.out, stats, on_progress)
+            results = []
+            for ref in refs:
+                try:
+                    results.append(ray.get(ref))
+                except Exception as exc:  # noqa: BLE001 - a worker's error, unwrapped to its one line
+                    raise worker_error(exc) from None
+        finally:
+            if started_here:
+                ray.shutdown()
+        for name in COUNTERS:
+            setattr(stats, name, sum(r[name] for r in results))
+        for r in results:
+            stats.reasons.update(r["reasons"])
+        if stats.budget is not None:
+            stats.budget.spent = sum(r["spent"] for r in results)
+            stats.budget.reached = any(r["budget_reached"] for r in results)
+        self.used_workers = workers
+        stats.executor = {"kind": "ray", "address": self.address or "local", "workers": workers}
+
+    async def wait(self, ray: Any, refs: list, out: Path, stats: RunStats,
+                   on_progress: Callable[[RunStats], None] | None) -> None:
+        pending = list(refs)
+        while pending:
+            _, pending = await asyncio.to_thread(ray.wait, pending, num_returns=len(pending), timeout=self.poll)
+            if on_progress:
+                counts = shard_counts(out)
+                stats.kept, stats.failed = counts["kept"], counts["failed"]
+                on_progress(stats)
+
+
+def run_shard(job: ShardJob, shard: int, indices: list[int]) -> dict[str, Any]:
+    """A worker: its records through the ordinary runner, into its shard store."""
+    return asyncio.run(run_shard_async(job, shard, indices))
+
+
+async def run_shard_async(job: ShardJob, shard: int, indices: list[int]) -> dict[str, Any]:
+    from ..api import start_all
+    from ..cost.budget import Budget
+    from ..pipeline import build_pipeline
+    from ..runner import Runner
+    from ..store import Store
+    from .shards import ShardStore
+
+    pipeline = build_pipeline(job.recipe, job.registry, model=job.model, generated=job.generated,
+                              models=job.models, loaded=job.loaded, corpus=job.corpus)
+    store = ShardStore(job.out / SHARDS / f"{shard:03d}-{time.time_ns()}" / Store.FILENAME, job.out / Store.FILENAME)
+    budget = Budget(job.prices, job.budget_share) if job.prices else None
+    try:
+        runner = Runner(pipeline, job.backends, store, job.options, budget=budget, limits=job.limits)
+        await start_all(job.backends)
+        try:
+            await runner.run(indices)
+        finally:
+            await asyncio.gather(*(b.close() for b in job.backends.values()), return_exceptions=True)
+    finally:
+        store.close()
+    s = runner.stats
+    return {**{name: getattr(s, name) for name in COUNTERS}, "reasons": dict(s.reasons),
+            "spent": budget.spent if budget else 0.0, "budget_reached": bool(budget and budget.reached)}
+
+
+def worker_error(exc: BaseException) -> SynthloomError:
+    """A worker's failure as the one-line error the CLI prints (its own, when it raised one)."""
+    cause = getattr(exc, "cause", None) or exc
+    if isinstance(cause, SynthloomError):
+        return cause
+    text = str(cause).strip().splitlines()
+    return ConfigError(f"a Ray worker failed: {type(cause).__name__}: {text[-1] if text else ''}")
+
