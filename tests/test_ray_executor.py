@@ -135,3 +135,14 @@ def test_without_ray_installed_the_error_names_the_extra(write_recipe, tmp_path,
     monkeypatch.setattr(builtins, "__import__", no_ray)
     assert main(["run", str(write_recipe(SLOW)), "--out", str(tmp_path / "o"), "--executor", "ray"]) == 2
     assert "the `ray` extra" in capsys.readouterr().err
+
+
+def test_budget_is_shared_by_the_workers_and_never_passed(write_recipe, tmp_path):
+    recipe, out = write_recipe(SLOW.replace("latency: 0.05", "latency: 0.0")), tmp_path / "o"
+    prices = ["--price-in", "100", "--price-out", "300"]
+    assert main(["run", str(recipe), "-n", "200", "--out", str(out), "--quiet", "--executor", "ray",
+                 "--ray-workers", "2", "--budget", "0.2", *prices]) == 0
+    cost = run_json(out)["cost"]
+    assert cost["budget"]["reached"] and 0 < cost["paid"]["dollars"] <= 0.2
+    assert main(["run", str(recipe), "-n", "200", "--out", str(out), "--quiet", "--budget", "50", *prices]) == 0
+    assert run_json(out)["kept"] == 200 and responses(out / "store.sqlite") == 400
