@@ -52,6 +52,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_embedded.py
 	$(BIN)/python benchmarks/bench_corpus.py
 	$(BIN)/python benchmarks/bench_dedup.py
+	$(BIN)/python benchmarks/bench_memory.py
 
 # The seeds' claims, measured on the embedded model (minutes; results in benchmarks/results/).
 experiment-diversity: install-dev

@@ -40,6 +40,9 @@ MIGRATIONS = [
 ]
 
 
+MAX_PENDING = 1000  # queued writes committed at once at the latest: memory stays flat however fast answers come
+
+
 def dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
@@ -105,6 +108,8 @@ class Store:
         self.pending.append((sql, args))
         if len(self.pending) == 1 and self.on_write is not None:
             self.on_write()
+        elif len(self.pending) >= MAX_PENDING:  # the loop never yielded to the flusher (an instant backend)
+            self.flush()
 
     def flush(self) -> None:
         """Commit every queued write in one transaction (group commit)."""

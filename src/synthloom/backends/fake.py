@@ -1,6 +1,7 @@
 """A deterministic backend in the package, for tests and `--dry-run`.
 
-Tests can enqueue replies (texts or exceptions to raise) and inspect `requests` afterwards.
+Tests can enqueue replies (texts or exceptions to raise) and inspect `requests` afterwards (the
+last REMEMBERED of them, so a 100k-record dry run does not hold every prompt).
 With nothing enqueued it echoes the prompt, tagged with a hash of the request; a request with
 a JSON Schema (`response_format`) gets a small instance of that schema, so dry runs of
 structured stages go through.
@@ -18,6 +19,8 @@ from ..recipe.model import BackendSpec
 from .base import Request, Response, Usage
 
 __all__ = ["FakeBackend"]
+
+REMEMBERED = 10_000
 
 
 class FakeBackend:
@@ -48,6 +51,8 @@ class FakeBackend:
 
     async def complete(self, request: Request) -> Response:
         self.requests.append(request)
+        if len(self.requests) > 2 * REMEMBERED:
+            del self.requests[:REMEMBERED]
         if self.latency:
             await asyncio.sleep(self.latency)
         if self.replies:

@@ -50,11 +50,28 @@ def write_parquet(path: str | Path, rows: Iterable[dict[str, Any]], batch_size: 
     return count
 
 
-def jsonl_to_parquet(src: str | Path, dst: str | Path, block_size: int = 16 << 20) -> None:
-    """Convert a JSON Lines file with pyarrow's streaming C++ reader (no Python per row).
+def line_chunks(path: Path, size: int) -> Iterable[bytes]:
+    """The file in pieces of about `size` bytes, each ending at a line end."""
+    with open(path, "rb") as handle:
+        rest = b""
+        while block := handle.read(size):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                rest = block
+                continue
+            rest = block[cut:]
+            yield block[:cut]
+        if rest.strip():
+            yield rest
+
+
+def jsonl_to_parquet(src: str | Path, dst: str | Path, block_size: int = 4 << 20) -> None:
+    """Convert a JSON Lines file with pyarrow's C++ JSON parser (no Python per row), a few MB
+    at a time: memory stays flat however long the file (pyarrow's own streaming reader grows).
 
     The first row fixes the column types, so a later null or a column that starts empty
-    does not change them mid-file.
+    does not change them mid-file; the columns are those of the first few MB of rows.
     """
     src, dst = Path(src), Path(dst)
     tmp = dst.with_name(f".{dst.name}.tmp")
@@ -65,9 +82,15 @@ def jsonl_to_parquet(src: str | Path, dst: str | Path, block_size: int = 16 << 2
     else:
         # pyarrow's own reader on the first line: Table.from_pylist would import pandas (0.2 s)
         schema = null_as_string(pa_json.read_json(io.BytesIO(first)).schema)
-        options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
-        reader = pa_json.open_json(src, read_options=pa_json.ReadOptions(block_size=block_size), parse_options=options)
-        with pq.ParquetWriter(tmp, reader.schema) as writer:
-            for batch in reader:
-                writer.write_batch(batch)
+        chunks = line_chunks(src, block_size)
+        head = next(chunks)
+        # the first chunk may add columns the first row lacks; types stay the first row's
+        infer = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+        table = pa_json.read_json(io.BytesIO(head), parse_options=infer)
+        schema = null_as_string(table.schema)
+        options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        with pq.ParquetWriter(tmp, schema) as writer:
+            writer.write_table(table.cast(schema))
+            for chunk in chunks:
+                writer.write_table(pa_json.read_json(io.BytesIO(chunk), parse_options=options))
     os.replace(tmp, dst)
