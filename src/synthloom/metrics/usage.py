@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter, defaultdict
 from typing import Iterable, Mapping
 
@@ -31,9 +32,9 @@ def token_usage(lineage: Iterable[Mapping], *, price_in: float | None = None, pr
         prices = PriceTable.for_run(None, price_in, price_out) if price_in is not None and price_out is not None else PriceTable()
     stages: dict[str, dict] = defaultdict(lambda: {"calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0,
                                                    "finish_reasons": Counter(), "cost": 0.0 if prices else None})
-    per_record = []
+    per_record = array("q")  # tokens per record: 8 bytes each, for a million records too
     for entry in lineage:
-        spent = [0, 0]
+        spent = 0
         for call in entry.get("calls") or []:
             stage = stages[str(call.get("stage", "?"))]
             usage = call.get("usage") or {}
@@ -46,15 +47,14 @@ def token_usage(lineage: Iterable[Mapping], *, price_in: float | None = None, pr
             if stage["cost"] is not None:
                 dollars = prices.cost(str(call.get("model") or ""), prompt, completion)
                 stage["cost"] = None if dollars is None else stage["cost"] + dollars
-            spent[0] += prompt
-            spent[1] += completion
+            spent += prompt + completion
         per_record.append(spent)
     for stage in stages.values():
         stage["finish_reasons"] = dict(stage["finish_reasons"])
     totals = {key: sum(s[key] for s in stages.values()) for key in ("calls", "cached", "prompt_tokens", "completion_tokens")}
     costs = [s["cost"] for s in stages.values()]
     totals["cost"] = sum(costs) if prices and None not in costs else None
-    spent_total = np.array([p + c for p, c in per_record]) if per_record else np.zeros(0)
+    spent_total = np.frombuffer(per_record, dtype=np.int64) if per_record else np.zeros(0)
     records = len(per_record)
     return {
         "records": records, "stages": dict(stages), "totals": totals,
