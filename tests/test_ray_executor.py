@@ -55,6 +55,7 @@ def test_ray_run_equals_a_local_run_record_for_record(write_recipe, tmp_path):
     summary = run_json(tmp_path / "ray")
     assert summary["this_run"]["executor"] == {"kind": "ray", "address": "local", "workers": 2}
     assert summary["this_run"]["requests_sent"] == 120 and summary["kept"] == 60
+    assert summary["this_run"]["concurrency"]["configured"] == 16  # 8 slots in each of the 2 workers
     assert not (tmp_path / "ray" / "shards").exists()  # merged into the run's store
     # growing -n on a distributed run resumes like a local one: only the new records are sent
     assert main(["run", str(recipe), "-n", "80", "--out", str(tmp_path / "ray"), "--quiet", "--executor", "ray"]) == 0

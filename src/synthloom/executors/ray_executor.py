@@ -100,6 +100,7 @@ class RayExecutor:
             setattr(stats, name, sum(r[name] for r in results))
         for r in results:
             stats.reasons.update(r["reasons"])
+        stats.concurrency = summed_concurrency([r["concurrency"] for r in results])
         if stats.budget is not None:
             stats.budget.spent = sum(r["spent"] for r in results)
             stats.budget.reached = any(r["budget_reached"] for r in results)
@@ -115,6 +116,17 @@ class RayExecutor:
                 counts = shard_counts(out)
                 stats.kept, stats.failed = counts["kept"], counts["failed"]
                 on_progress(stats)
+
+
+def summed_concurrency(per_worker: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The workers' gates as one per backend: slots, limits and requests in flight add up
+    (max in flight is the sum of the workers' maxima, an upper bound)."""
+    from ..limits import ConcurrencyFigures
+
+    names = sorted({name for figures in per_worker for name in figures})
+    return {name: ConcurrencyFigures(**{key: round(sum(f[name][key] for f in per_worker if name in f), 3)
+                                       for key in ConcurrencyFigures.__dataclass_fields__})
+            for name in names}
 
 
 def run_shard(job: ShardJob, shard: int, indices: list[int]) -> dict[str, Any]:
@@ -145,6 +157,7 @@ async def run_shard_async(job: ShardJob, shard: int, indices: list[int]) -> dict
         store.close()
     s = runner.stats
     return {**{name: getattr(s, name) for name in COUNTERS}, "reasons": dict(s.reasons),
+            "concurrency": {name: f.to_dict() for name, f in s.concurrency.items()},
             "spent": budget.spent if budget else 0.0, "budget_reached": bool(budget and budget.reached)}
 
 
