@@ -6,6 +6,8 @@ import asyncio
 import concurrent.futures
 from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import ValidationError
 from typing import Any, Callable
 
 from .backends.base import AuthFailed, Backend
@@ -58,7 +60,11 @@ def resolve_backend_spec(recipe: Recipe, **overrides: Any) -> BackendSpec:
     data.update({k: v for k, v in overrides.items() if v is not None})
     if overrides.get("kind") and overrides["kind"] != recipe.backend.kind and overrides.get("model") is None:
         data["model"] = None  # a model name for one backend means nothing to another
-    return BackendSpec(**data)
+    try:
+        return BackendSpec(**data)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise ConfigError(f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}") from None
 
 
 def run(
@@ -182,7 +188,8 @@ async def run_async(
             else:
                 runner.stats.total = runner.stats.already_done = n
                 runner.stats.concurrency = runner.concurrency_figures()
-            counts = export_run(store, pipeline, out, n, spec, runner.stats, prices)
+            endpoints = llm.endpoint_stats() if hasattr(llm, "endpoint_stats") else None
+            counts = export_run(store, pipeline, out, n, spec, runner.stats, prices, endpoints=endpoints)
         finally:
             if started:
                 await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)

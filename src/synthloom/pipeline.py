@@ -60,7 +60,7 @@ class Pipeline:
         return ["id", *self.samplers, *(o for s in self.stages for o in s.outputs)]
 
 
-RUNTIME_BACKEND_FIELDS = ("timeout", "api_key_env", "rpm", "tpm", "adaptive", "latency_tolerance")
+RUNTIME_BACKEND_FIELDS = ("timeout", "api_key_env", "rpm", "tpm", "adaptive", "latency_tolerance", "base_url")
 
 
 def build_pipeline(recipe: Recipe, registry: Registry, model: str = "",

@@ -21,10 +21,13 @@ def completion(text: str, finish_reason: str = "stop") -> web.Response:
 
 @contextmanager
 def scripted_server(answer: Callable[[dict, int], web.StreamResponse],
-                    routes: dict[str, Callable[[dict], web.StreamResponse]] | None = None) -> Iterator[dict]:
+                    routes: dict[str, Callable[[dict], web.StreamResponse]] | None = None,
+                    port: int = 0) -> Iterator[dict]:
     """Serve `answer(body, call_number)` on 127.0.0.1; yields {'url': base_url, 'calls': [...]}.
-    `routes` adds more POST endpoints (path → answer(body)), e.g. a tokenizer."""
-    state: dict = {"calls": []}
+    `routes` adds more POST endpoints (path → answer(body)), e.g. a tokenizer; `port` 0 picks a
+    free one. `state["kill"]()`, from any thread (an answer included), kills the server as a
+    crash would: it stops listening and drops every open connection, answered or not."""
+    state: dict = {"calls": [], "dead": False}
     ready = threading.Event()
     loop = asyncio.new_event_loop()
 
@@ -47,12 +50,30 @@ def scripted_server(answer: Callable[[dict, int], web.StreamResponse],
             app.router.add_post(path, route)
         runner = web.AppRunner(app)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
         state["url"] = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
-        state["runner"] = runner
+        state["runner"], state["site"] = runner, site
         ready.set()
 
+    def kill_now() -> None:
+        if state["dead"]:
+            return
+        state["dead"] = True
+        state["site"]._server.close()
+        for connection in state["runner"].server.connections:
+            connection.force_close()
+
+    async def kill_soon() -> None:
+        kill_now()
+
+    def kill() -> None:
+        if threading.current_thread() is thread:
+            kill_now()
+        else:
+            asyncio.run_coroutine_threadsafe(kill_soon(), loop).result(10)
+
+    state["kill"] = kill
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(serve(), loop)

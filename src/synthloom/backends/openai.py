@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+import sys
+from typing import Any, Sequence
 
 import aiohttp
 import orjson
 
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
+from .fleet import Endpoint, Fleet, display_url, split_urls
 from .schema import grammar_friendly
 from .tokenize import ServerTokenizer, loads_or_none
 from .base import (
@@ -38,21 +40,28 @@ CONTEXT_WORDS = ("context length", "context_length", "maximum context", "context
 
 
 class OpenAIBackend:
-    """POSTs to `{base_url}/chat/completions`; the key comes from an environment variable."""
+    """POSTs to `{base_url}/chat/completions`; the key comes from an environment variable.
+
+    Several base URLs (a list, or one string with commas) are one fleet behind one connection
+    pool: fleet.py picks the endpoint of each attempt, and a dead one is retried past here.
+    """
 
     name = "openai"
 
     def __init__(
         self,
         model: str,
-        base_url: str = "https://api.openai.com/v1",
+        base_url: str | Sequence[str] = "https://api.openai.com/v1",
         api_key: str | None = None,
         timeout: float = 120.0,
         max_connections: int = 256,
+        cooldown: float = 1.0,
+        max_cooldown: float = 30.0,
     ):
         self.model_id = model
-        self.base_url = base_url.rstrip("/")
-        self.url = self.base_url + "/chat/completions"
+        urls = split_urls(base_url) if isinstance(base_url, str) else list(base_url)
+        self.fleet = Fleet(urls, cooldown, max_cooldown)
+        self.base_url = self.fleet.endpoints[0].url
         self.timeout = timeout
         self.max_connections = max_connections
         self._headers = {"Content-Type": "application/json"}
@@ -60,46 +69,81 @@ class OpenAIBackend:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._session: aiohttp.ClientSession | None = None
         self.schema_mode = "json_schema"
-        root = self.base_url.removesuffix("/v1")
-        self.tokenizer = ServerTokenizer(root, model, self.post_json, self.billed_prompt_tokens)
+        self.tokenizer = ServerTokenizer(self.tokenizer_root, model, self.post_json, self.billed_prompt_tokens)
 
     @classmethod
     def from_spec(cls, spec: BackendSpec) -> "OpenAIBackend":
         if not spec.model:
             raise ConfigError("the openai backend needs a model name: --model NAME or backend.model in the recipe")
-        base_url = spec.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"backend.base_url must start with http:// or https://, got {base_url!r}")
+        urls = split_urls(spec.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1")
+        if not urls:
+            raise ConfigError("backend.base_url has no URL in it")
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(f"backend.base_url must start with http:// or https://, got {display_url(url)!r}")
         return cls(
             model=spec.model,
-            base_url=base_url,
+            base_url=urls,
             api_key=os.environ.get(spec.api_key_env) or None,
             timeout=spec.timeout,
             max_connections=int(spec.options.get("max_connections", 256)),
+            cooldown=float(spec.options.get("cooldown", 1.0)),
+            max_cooldown=float(spec.options.get("max_cooldown", 30.0)),
         )
 
     def __repr__(self) -> str:  # never show the key
-        return f"OpenAIBackend(model={self.model_id!r}, base_url={self.base_url!r})"
+        urls = ",".join(display_url(e.url) for e in self.fleet.endpoints)
+        return f"OpenAIBackend(model={self.model_id!r}, base_url={urls!r})"
 
     async def start(self) -> None:
-        """Open the connection pool and check the server answers at all."""
+        """Open the connection pool and check each server answers; fail only if none does."""
         connector = aiohttp.TCPConnector(limit=self.max_connections, ttl_dns_cache=300)
         self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout))
+        endpoints = self.fleet.endpoints
+        results = await asyncio.gather(*(self.check(e) for e in endpoints), return_exceptions=True)
+        refused = next((r for r in results if isinstance(r, BaseException)), None)
+        silent = [(e, r) for e, r in zip(endpoints, results) if isinstance(r, str)]
+        if refused is not None or len(silent) == len(endpoints):
+            await self.close()
+            if refused is not None:
+                raise refused
+            if len(endpoints) == 1:
+                raise ConfigError(f"cannot reach the server at {display_url(self.base_url)} (backend.base_url): "
+                                  f"{silent[0][1]}")
+            raise ConfigError(f"cannot reach any of the {len(endpoints)} servers in backend.base_url: "
+                              + ", ".join(f"{display_url(e.url)} ({why})" for e, why in silent))
+        for endpoint, _ in silent:
+            self.fleet.failed(endpoint, endpoint.epoch)
+        if silent:
+            print(f"synthloom: warning: {len(silent)} of {len(endpoints)} servers in backend.base_url did not answer, "
+                  "skipped until they do: " + ", ".join(f"{display_url(e.url)} ({why})" for e, why in silent),
+                  file=sys.stderr)
+
+    async def check(self, endpoint: Endpoint) -> str | None:
+        """GET /models: None if the server answers, what went wrong if not; a refused key is fatal."""
+        assert self._session is not None
         try:
-            async with self._session.get(self.base_url + "/models", headers=self._headers, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+            async with self._session.get(endpoint.url + "/models", headers=self._headers,
+                                         timeout=aiohttp.ClientTimeout(total=10)) as resp:
                 if resp.status in (401, 403):
-                    raise ConfigError(f"{self.base_url} refused the API key (HTTP {resp.status}); check backend.api_key_env")
+                    raise ConfigError(f"{display_url(endpoint.url)} refused the API key (HTTP {resp.status}); "
+                                      "check backend.api_key_env")
         except (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError) as exc:
-            await self.close()
-            raise ConfigError(f"cannot reach the server at {self.base_url} (backend.base_url): {describe(exc)}") from None
-        except ConfigError:
-            await self.close()
-            raise
+            return describe(exc)
+        return None
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def endpoint_stats(self) -> list[dict[str, Any]]:
+        """Per base URL (credentials removed): requests sent, failures, and whether it is down now."""
+        return self.fleet.stats()
+
+    def tokenizer_root(self) -> str:
+        """Where tokenize requests go: the first endpoint that is not down."""
+        return self.fleet.first_live().root
 
     @property
     def exact_token_counts(self) -> bool:
@@ -164,20 +208,45 @@ class OpenAIBackend:
         return response
 
     async def post_completion(self, request: Request) -> tuple[Response, bytes]:
-        if self._session is None:
+        """POST to the endpoint the fleet picks; one that proves dead is marked down and the
+        request goes at once to another live one, so only when none is left does the runner see it."""
+        session = self._session
+        if session is None:
             raise RuntimeError("OpenAIBackend.start() was not awaited")
-        try:
-            async with self._session.post(self.url, data=self.body(request), headers=self._headers) as resp:
-                raw = await resp.read()
-                if resp.status != 200:
-                    raise status_error(resp.status, raw, resp.headers.get("Retry-After"))
-        except asyncio.TimeoutError:
-            raise Timeout(f"no answer within {self.timeout}s") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise Unreachable(describe(exc)) from None
-        except (aiohttp.ClientError, ConnectionError) as exc:
-            raise ServerError(describe(exc)) from None
-        return parse_completion(raw), raw
+        body = self.body(request)
+        fleet = self.fleet
+        endpoint = fleet.pick()
+        tried: list[Endpoint] = []
+        while endpoint is not None:
+            epoch = endpoint.epoch
+            endpoint.outstanding += 1
+            endpoint.requests += 1
+            try:
+                async with session.post(endpoint.chat_url, data=body, headers=self._headers) as resp:
+                    raw = await resp.read()
+                    if resp.status != 200:
+                        raise status_error(resp.status, raw, resp.headers.get("Retry-After"))
+            except asyncio.TimeoutError:
+                error: Exception = Timeout(f"no answer within {self.timeout}s")
+            except aiohttp.ClientConnectorError as exc:
+                error = Unreachable(describe(exc))
+            except (aiohttp.ClientError, ConnectionError) as exc:
+                error = ServerError(describe(exc))
+            except ServerError as exc:  # a 5xx answer
+                error = exc
+            else:
+                if endpoint.down:
+                    fleet.answered(endpoint, epoch)
+                return parse_completion(raw), raw
+            finally:
+                endpoint.outstanding -= 1
+            fleet.failed(endpoint, epoch)
+            tried.append(endpoint)
+            endpoint = fleet.pick(tried)
+        if fleet.only is None:  # name the server, keeping the message's start (is_overload reads "HTTP 503")
+            error = type(error)(f"{error} ({display_url(tried[-1].url)}; {len(tried)} of "
+                                f"{len(fleet.endpoints)} servers tried)")
+        raise error
 
     async def with_counted_usage(self, request: Request, response: Response) -> Response:
         """A server that reports no usage: count with its tokenizer (or approximately)."""

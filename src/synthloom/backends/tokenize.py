@@ -3,7 +3,8 @@
 Servers that host open models expose one: vLLM and SGLang `POST /tokenize` (with chat messages,
 so the template's tokens count too), llama.cpp's server `POST /tokenize` ({"content"}),
 llama-cpp-python's `POST /extras/tokenize` ({"input"}). The first that answers is used from then
-on; with none (a hosted API), counts are approximate (4 characters per token).
+on; with none (a hosted API), counts are approximate (4 characters per token). With a fleet of
+servers (one model on each), requests go to the first live one: `root` is asked each time.
 
 The last two count text, not chat: what the template adds (role markers, a default system
 prompt some templates insert) is measured once per shape of conversation (the sequence of
@@ -13,7 +14,7 @@ roles) by one completion of a single token, and added to every prompt of that sh
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Union
 
 import aiohttp
 import orjson
@@ -25,13 +26,14 @@ __all__ = ["ServerTokenizer"]
 
 Post = Callable[[str, dict[str, Any]], Awaitable[Any]]
 Billed = Callable[[list[dict[str, str]]], Awaitable[int]]  # prompt tokens the server bills for these messages
+Root = Union[str, Callable[[], str]]  # the server's root URL, or where to find it now (the first live endpoint)
 
 
 class ServerTokenizer:
     """Finds which tokenize endpoint a server has, once, and counts with it."""
 
-    def __init__(self, root: str, model: str, post: Post, billed: Billed | None = None):
-        self.root = root
+    def __init__(self, root: Root, model: str, post: Post, billed: Billed | None = None):
+        self.root: Callable[[], str] = root if callable(root) else (lambda: root)
         self.model = model
         self.post = post
         self.billed = billed
@@ -48,8 +50,8 @@ class ServerTokenizer:
         await self.discover(request)
         messages = list(request.messages)
         if self.method == "messages":
-            data = await self.post(self.root + "/tokenize", {"model": self.model, "messages": messages,
-                                                              "add_generation_prompt": True})
+            data = await self.post(self.root() + "/tokenize", {"model": self.model, "messages": messages,
+                                                                "add_generation_prompt": True})
             return count_in(data)
         if self.method in ("content", "input"):
             counts = await asyncio.gather(*(self.text_tokens(m["content"]) for m in messages))
@@ -78,9 +80,9 @@ class ServerTokenizer:
         await self.discover(None)
         if self.method in ("messages", "content"):
             body = {"model": self.model, "prompt": text} if self.method == "messages" else {"content": text}
-            return count_in(await self.post(self.root + "/tokenize", body))
+            return count_in(await self.post(self.root() + "/tokenize", body))
         if self.method == "input":
-            return count_in(await self.post(self.root + "/extras/tokenize", {"input": text}))
+            return count_in(await self.post(self.root() + "/extras/tokenize", {"input": text}))
         return None
 
     async def discover(self, request: Request | None) -> None:
@@ -95,7 +97,7 @@ class ServerTokenizer:
                      ("input", "/extras/tokenize", {"input": "hello"})]
             for method, path, body in tries:
                 try:
-                    if count_in(await self.post(self.root + path, body)) is not None:
+                    if count_in(await self.post(self.root() + path, body)) is not None:
                         self.method = method
                         return
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):

@@ -28,9 +28,12 @@ __all__ = ["export_run", "grounding_summary", "without_credentials"]
 
 
 def without_credentials(url: str | None) -> str | None:
-    """A URL as safe to write down: user:password@ and query strings (?key=...) removed."""
+    """A URL (or a comma-separated fleet of them) as safe to write down: user:password@ and query
+    strings (?key=...) removed."""
     if not url:
         return url
+    if "," in url:
+        return ",".join(without_credentials(part.strip()) or "" for part in url.split(","))
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
@@ -38,7 +41,7 @@ def without_credentials(url: str | None) -> str | None:
 
 
 def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec, stats: Any,
-               prices: PriceTable | None = None) -> dict[str, Any]:
+               prices: PriceTable | None = None, endpoints: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Write the run directory's files from the store, after the dataset-wide curation steps."""
     curation = curate_dataset(store, pipeline.dataset_steps, n) if pipeline.dataset_steps else DatasetCuration()
     dropped = curation.dropped
@@ -55,7 +58,8 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
         "n": n,
         "kept": kept,
         "rejected": rejected,
-        "backend": {"kind": spec.kind, "model": spec.model, "base_url": without_credentials(spec.base_url)},
+        "backend": {"kind": spec.kind, "model": spec.model, "base_url": without_credentials(spec.base_url),
+                    **({"endpoints": endpoints} if endpoints else {})},
         "backends": {name: {"kind": b.kind, "model": b.model, "base_url": without_credentials(b.base_url)}
                      for name, b in pipeline.recipe.backends.items()},
         "this_run": {

@@ -61,7 +61,8 @@ class BackendSpec(Strict):
 
     kind: str = "embedded"
     model: str | None = Field(None, description="GGUF path (embedded) or model name (openai)")
-    base_url: str | None = None
+    base_url: str | None = Field(None, description="server URL (openai); several, as a list or separated by commas, "
+                                                  "make a fleet with load balancing and failover")
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = Field(120.0, gt=0)
     options: dict[str, Any] = Field(default_factory=dict, description="backend-specific settings")
@@ -72,6 +73,19 @@ class BackendSpec(Strict):
                                              "rising latency, add one back per round trip, up to --concurrency")
     latency_tolerance: float | None = Field(3.0, gt=1, description="latency (smoothed) this many times its lowest recent "
                                                                     "value counts as overload; null: ignore latency")
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def join_base_urls(cls, value: Any) -> Any:
+        """A list of URLs, or `URL1, URL2`, is kept as one comma-separated string: `URL1,URL2`."""
+        if isinstance(value, (list, tuple)):
+            if not value or not all(isinstance(url, str) for url in value):
+                raise ValueError("must be a URL or a list of URLs")
+            value = ",".join(value)
+        if isinstance(value, str) and "," in value:
+            urls = [url.strip() for url in value.split(",") if url.strip()]
+            value = ",".join(urls) if urls else value  # no URL at all: the backend says so
+        return value
 
 
 class Price(Strict):
