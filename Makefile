@@ -47,12 +47,9 @@ test: install-dev
 test-fast: install-dev
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# Every bench, each a ratio measured in the same run, into benchmarks/results.md (15-30 min; peer venvs once).
 bench: install-dev
-	$(BIN)/python benchmarks/bench_openai.py
-	$(BIN)/python benchmarks/bench_embedded.py
-	$(BIN)/python benchmarks/bench_corpus.py
-	$(BIN)/python benchmarks/bench_dedup.py
-	$(BIN)/python benchmarks/bench_memory.py
+	$(BIN)/python benchmarks/bench_all.py
 
 # The seeds' claims, measured on the embedded model (minutes; results in benchmarks/results/).
 experiment-diversity: install-dev
