@@ -11,6 +11,11 @@ of another size) and so the sample. The cache therefore keeps only the chat temp
 (everything before the user's text), computed once on its own; each request truncates back to
 it and decodes the rest as one batch. That is as deterministic as a full reset, without paying
 for the preamble again on every call.
+
+With `parallel` > 1 (opt-in: backend.options.parallel) requests go to a BatchEngine (llama_batch.py) instead: up to
+`parallel` sequences decoded together in one llama.cpp batch per token, on the same thread,
+in time slices so other calls (token counts) still get their turn. Each sequence gets `n_ctx`
+of its own; its text is the same as the unbatched path gives for the same prompt and seed.
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ from typing import Any
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
 from .base import BadResponse, ContextTooLong, Request, Response, Usage
+from .llama_batch import BatchEngine, Generation, GenerationJob, SamplingParams
 from .schema import grammar_friendly
 
 __all__ = ["EmbeddedBackend", "default_model_path"]
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MAX_TOKENS = 512
+DEFAULT_PARALLEL = 1  # opt in with backend.options.parallel (8 measured 1.86x); the default stays the unbatched path
+ENGINE_SLICE = 0.1  # seconds of batched decoding before other calls queued on the llama thread may run
 
 
 def default_model_path() -> Path:
@@ -48,17 +56,22 @@ def default_model_path() -> Path:
 
 
 class EmbeddedBackend:
-    """One llama.cpp model in this process; calls run one at a time in a worker thread."""
+    """One llama.cpp model in this process, on one worker thread; with `parallel` > 1 the calls in
+    flight are decoded together, else they run one at a time."""
 
     name = "embedded"
 
-    def __init__(self, model_path: str | Path | None = None, n_ctx: int = 2048, n_threads: int | None = None, n_batch: int = 512):
+    def __init__(self, model_path: str | Path | None = None, n_ctx: int = 2048, n_threads: int | None = None,
+                 n_batch: int = 512, parallel: int = DEFAULT_PARALLEL):
         self.model_path = Path(model_path) if model_path else None
         self.model_id = self.model_path.name if self.model_path else SMOLLM2_FILE
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
         self.n_batch = n_batch
+        self.parallel = max(1, parallel)
         self._llama: Any = None
+        self._engine: BatchEngine | None = None
+        self._driver: asyncio.Task | None = None
         self._thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._formatter: Any = None
         self._preamble: str | None = None
@@ -72,6 +85,7 @@ class EmbeddedBackend:
             n_ctx=int(options.get("n_ctx", 2048)),
             n_threads=options.get("n_threads"),
             n_batch=int(options.get("n_batch", 512)),
+            parallel=int(options.get("parallel", DEFAULT_PARALLEL)),
         )
 
     async def start(self) -> None:
@@ -104,9 +118,22 @@ class EmbeddedBackend:
         except (ValueError, RuntimeError, OSError) as exc:
             raise ConfigError(f"cannot load {path} as a GGUF model: {exc}") from None
         self._formatter = chat_formatter(llama)
+        if self.parallel > 1 and self._formatter is not None:  # without a chat template: the unbatched path
+            try:
+                self._engine = BatchEngine(llama, self.parallel, self.n_ctx, self.n_batch, self.n_threads)
+            except (ValueError, RuntimeError, OSError) as exc:
+                llama.close()
+                raise ConfigError(f"cannot make a llama.cpp context for {self.parallel} sequences of n_ctx="
+                                  f"{self.n_ctx} (backend.options.parallel): {exc}") from None
         return llama
 
     async def close(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:  # after the slice in progress; whatever is still queued fails
+            await self.on_thread(engine.close)
+        if self._driver is not None:
+            await asyncio.gather(self._driver, return_exceptions=True)
+            self._driver = None
         llama, self._llama = self._llama, None
         if llama is not None:
             await self.on_thread(llama.close)
@@ -115,10 +142,64 @@ class EmbeddedBackend:
             self._thread = None
 
     async def complete(self, request: Request) -> Response:
-        """Queue one completion on the model's thread (calls run one at a time, in order)."""
+        """Queue one completion on the model's thread (batched with the others in flight, or in order)."""
         if self._llama is None:
             raise RuntimeError("EmbeddedBackend.start() was not awaited")
+        if self._engine is not None:
+            return await self.complete_batched(request)
         return await self.on_thread(self.complete_sync, request)
+
+    async def complete_batched(self, request: Request) -> Response:
+        """Queue one completion for the batch engine and drive it until this one is done."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+
+        def on_done(result: Generation | BaseException) -> None:  # on the llama thread
+            try:
+                loop.call_soon_threadsafe(settle, future, result)
+            except RuntimeError:  # the loop is closed: nobody waits for this any more
+                pass
+
+        job = self.batch_job(request, on_done)
+        self._engine.submit(job)
+        self.drive(loop)
+        try:
+            generation = await future
+        except asyncio.CancelledError:
+            job.cancelled = True
+            raise
+        return Response(generation.text, generation.finish_reason,
+                        Usage(generation.prompt_tokens, generation.completion_tokens), self.model_id)
+
+    def batch_job(self, request: Request, on_done: Any) -> GenerationJob:
+        """What complete_sync would pass to create_chat_completion, as a job for the engine."""
+        formatted = self._formatter(messages=list(request.messages))
+        extra = {k: v for k, v in request.extra.items() if k in LLAMA_EXTRA_KEYS}
+        schema = json_schema_of(request.response_format)
+        response_format = extra.get("response_format")
+        if response_format is None and schema is not None:
+            response_format = {"type": "json_object", "schema": grammar_friendly(schema)}
+        grammar = extra.get("grammar")
+        if response_format is not None and response_format.get("type") == "json_object":
+            from llama_cpp.llama_chat_format import _grammar_for_response_format  # the unbatched path's own
+
+            grammar = _grammar_for_response_format(response_format)
+        chosen = {**request.sampling_params(), **extra}
+        names = ("temperature", "top_p", "top_k", "min_p", "typical_p", "repeat_penalty", "frequency_penalty",
+                 "presence_penalty", "seed")
+        params = SamplingParams(**{k: chosen[k] for k in names if chosen.get(k) is not None}, grammar=grammar)
+        stop = (*request.stop, *(formatted.stop or ()))
+        return GenerationJob(formatted.prompt, chosen.get("max_tokens", DEFAULT_MAX_TOKENS), stop, params, on_done,
+                             add_bos=not formatted.added_special, preamble=self.preamble_of(request))
+
+    def drive(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Make sure one task keeps the engine stepping while it has work."""
+        if self._driver is None or self._driver.done() or self._driver.get_loop() is not loop:
+            self._driver = loop.create_task(self.run_engine())
+
+    async def run_engine(self) -> None:
+        while self._engine is not None and self._engine.has_work():
+            await self.on_thread(self._engine.run, ENGINE_SLICE)
 
     def complete_sync(self, request: Request) -> Response:
         """One completion. The KV cache is reset first so the output depends only on the
@@ -190,6 +271,15 @@ class EmbeddedBackend:
         """Tokens of the messages' text (without the few the chat template adds)."""
         text = "\n".join(m["content"] for m in request.messages)
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False))
+
+
+def settle(future: asyncio.Future, result: Generation | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
 
 
 def json_schema_of(response_format: dict[str, Any] | None) -> dict[str, Any] | None:

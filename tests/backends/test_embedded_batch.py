@@ -1,0 +1,127 @@
+"""The embedded backend's batched decoding (llama_batch.py) with the real SmolLM2-135M model."""
+
+import asyncio
+import json
+
+import pytest
+
+from synthloom.backends.base import ContextTooLong, Request
+from synthloom.backends.embedded import EmbeddedBackend
+from synthloom.recipe import BackendSpec
+
+pytestmark = pytest.mark.slow
+
+TOPICS = ["a red kite", "the moon", "a lighthouse", "bread", "a chess game", "rain", "a lost key", "volcanoes"]
+LIMITS = [(4, ()), (12, ()), (30, (".",)), (1, ()), (20, ("\n",)), (40, ()), (8, (",",)), (25, ())]
+
+
+def requests(temperature=0.8, seed=7):
+    return [Request(({"role": "user", "content": f"Write two sentences about {topic}."},), temperature=temperature,
+                    max_tokens=max_tokens, stop=stop, seed=seed + i)
+            for i, (topic, (max_tokens, stop)) in enumerate(zip(TOPICS, LIMITS))]
+
+
+def complete_all(backend_args, batches):
+    """Each batch of requests sent at once (gather), batches one after another, on one backend."""
+    async def go():
+        backend = EmbeddedBackend(**backend_args)
+        await backend.start()
+        try:
+            results = [await asyncio.gather(*(backend.complete(r) for r in batch)) for batch in batches]
+            counts = [await backend.count_prompt_tokens(r) for r in batches[0]]
+            moves = backend._engine.moves if backend._engine else 0
+            return results, counts, moves
+        finally:
+            await backend.close()
+
+    return asyncio.run(go())
+
+
+def test_eight_concurrent_requests_complete_with_their_own_limits_and_usage():
+    reqs = requests()
+    (responses,), counts, _ = complete_all({"parallel": 8}, [reqs])
+    for request, response, prompt_tokens in zip(reqs, responses, counts):
+        assert response.text.strip(), request
+        assert response.usage.prompt_tokens == prompt_tokens
+        assert 0 < response.usage.completion_tokens <= request.max_tokens
+        assert not any(s in response.text for s in request.stop)
+        if response.finish_reason == "length":
+            assert response.usage.completion_tokens == request.max_tokens
+        else:
+            assert response.finish_reason == "stop"
+    assert responses[3].usage.completion_tokens == 1 and responses[3].finish_reason == "length"
+
+
+def test_same_seed_same_text_whatever_shares_the_batch():
+    reqs = requests()
+    again = list(reversed(reqs))
+    (first, second, alone), _, _ = complete_all({"parallel": 8}, [reqs, again, reqs[2:5]])
+    assert [r.text for r in first] == [r.text for r in reversed(second)]
+    assert [r.text for r in first[2:5]] == [r.text for r in alone]
+    assert len({r.text for r in first}) == len(first)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_batched_text_equals_the_unbatched_path(temperature):
+    reqs = requests(temperature)
+    (batched,), _, moves = complete_all({"parallel": 4}, [reqs])
+    (unbatched,), _, _ = complete_all({"parallel": 1}, [reqs])
+    assert moves > 0, "no sequence was moved down a slot: the copy was not exercised"
+    assert [r.to_dict() for r in batched] == [r.to_dict() for r in unbatched]
+
+
+def test_parallel_one_is_the_unbatched_path():
+    backend = EmbeddedBackend.from_spec(BackendSpec(kind="embedded", options={"parallel": 1}))
+    asyncio.run(backend.start())
+    try:
+        assert backend._engine is None
+    finally:
+        asyncio.run(backend.close())
+    assert EmbeddedBackend.from_spec(BackendSpec(kind="embedded")).parallel == 1
+
+
+def test_prompt_too_long_for_a_slot_is_a_typed_error_and_the_others_finish():
+    async def go():
+        backend = EmbeddedBackend(n_ctx=64, parallel=4)
+        await backend.start()
+        try:
+            short = backend.complete(Request(({"role": "user", "content": "Say hi."},), max_tokens=4, seed=1))
+            long = backend.complete(Request(({"role": "user", "content": "word " * 200},), max_tokens=8))
+            return await asyncio.gather(short, long, return_exceptions=True)
+        finally:
+            await backend.close()
+
+    short, long = asyncio.run(go())
+    assert isinstance(long, ContextTooLong)
+    assert short.text and short.usage.completion_tokens <= 4
+
+
+def test_structured_output_is_grammar_constrained_in_the_batch():
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+              "required": ["name", "age"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "person", "schema": schema}}
+    reqs = [Request(({"role": "user", "content": f"Invent a person who likes {t}, as JSON."},), temperature=0.8,
+                    max_tokens=60, seed=i, response_format=fmt) for i, t in enumerate(TOPICS[:4])]
+    (responses,), _, _ = complete_all({"parallel": 4}, [reqs])
+    for response in responses:
+        data = json.loads(response.text)
+        assert isinstance(data["name"], str) and isinstance(data["age"], int)
+
+
+def test_cancelled_request_frees_its_slot():
+    async def go():
+        backend = EmbeddedBackend(parallel=2)
+        await backend.start()
+        try:
+            doomed = asyncio.create_task(backend.complete(
+                Request(({"role": "user", "content": "Write a long story."},), max_tokens=400, seed=1)))
+            await asyncio.sleep(0.5)
+            doomed.cancel()
+            reqs = [Request(({"role": "user", "content": f"Say {w}."},), max_tokens=5, seed=2) for w in ("hi", "yes")]
+            done = await asyncio.wait_for(asyncio.gather(*(backend.complete(r) for r in reqs)), 120)
+            return doomed, done, backend._engine.admitted
+        finally:
+            await backend.close()
+
+    doomed, done, admitted = asyncio.run(go())
+    assert doomed.cancelled() and all(r.text for r in done) and admitted == []
