@@ -16,14 +16,13 @@ import asyncio
 import contextlib
 import json
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from zero_latency_server import HOST, _check_host, _Config, _HTTPProtocol, _readline_with_timeout
+from zero_latency_server import HOST, _check_host, _Config, _HTTPProtocol, spawn_server
 
 
 class _TimedConfig(_Config):
@@ -64,23 +63,8 @@ def serve_subprocess(*, latency: float = 0.0, model: str = "bench", max_seconds:
     """Run the server in a child process; yield its base URL (http://127.0.0.1:PORT/v1)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--latency", str(latency), "--model", model,
            "--max-seconds", str(max_seconds)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                            cwd=Path(__file__).resolve().parent)
-    try:
-        line = _readline_with_timeout(proc, startup_timeout)
-        if not line.startswith("LISTENING "):
-            raise RuntimeError(f"fake_openai_server did not start (exit code {proc.poll()}, said {line!r})")
-        yield f"http://{HOST}:{int(line.split()[1])}/v1"
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with spawn_server(cmd, "fake_openai_server", startup_timeout, cwd=Path(__file__).resolve().parent) as url:
+        yield url
 
 
 def server_stats(url: str) -> dict:

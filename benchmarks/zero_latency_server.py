@@ -210,11 +210,18 @@ def serve_subprocess(
     """Run the server in a child process and yield its base URL, e.g. http://127.0.0.1:PORT/v1."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--port", "0", "--model", model,
            "--latency-ms", str(latency_ms), "--max-seconds", str(max_seconds)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    with spawn_server(cmd, "zero_latency_server", startup_timeout) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def spawn_server(cmd: list[str], name: str, startup_timeout: float, cwd: Path | None = None) -> Iterator[str]:
+    """Start a server that prints "LISTENING PORT" first; yield its base URL; stop it afterwards."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, cwd=cwd)
     try:
         line = _readline_with_timeout(proc, startup_timeout)
         if not line.startswith("LISTENING "):
-            raise RuntimeError(f"zero_latency_server did not start (exit code {proc.poll()}, said {line!r})")
+            raise RuntimeError(f"{name} did not start (exit code {proc.poll()}, said {line!r})")
         yield f"http://{HOST}:{int(line.split()[1])}/v1"
     finally:
         if proc.poll() is None:
