@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PAGE", "HEAD", "SCRIPT", "CSS", "CSP"]
+__all__ = ["PAGE", "HEAD", "PLOTS", "SCRIPT", "CSS", "CSP"]
 
 # Counts the plots that laid out with a real size (tests read it), and filters rejected records by reason.
 SCRIPT = """
@@ -44,6 +44,15 @@ pre { white-space: pre-wrap; word-break: break-word; background: #f6f8fa; paddin
 code { background: #f6f8fa; padding: 0 .2em; }
 """
 
+# Every page's plots, inline SVG, or a note saying why one is not drawn.
+PLOTS = """<h2 id="plots">Plots</h2>
+{% for plot in plots %}{% if plot.svg %}<figure class="plot" id="plot-{{ plot.key }}"><figcaption>{{ plot.title }}</figcaption>
+{{ plot.svg | safe }}
+</figure>
+{% else %}<p class="note" id="plot-{{ plot.key }}">{{ plot.title }}: not drawn — {{ plot.note }}.</p>
+{% endif %}{% endfor %}
+"""
+
 # The top of every synthloom page (run report, eval.html): CSP, styles, title, and the count of
 # plots the script checks.
 HEAD = """<!DOCTYPE html>
@@ -68,13 +77,7 @@ PAGE = HEAD + """<p class="sub">{{ metrics.run_dir }} · backend {{ backend }} �
 {% for name, value in headline %}<tr><th>{{ name }}</th><td>{{ value }}</td></tr>
 {% endfor %}</table>
 
-<h2 id="plots">Plots</h2>
-{% for plot in plots %}{% if plot.svg %}<figure class="plot" id="plot-{{ plot.key }}"><figcaption>{{ plot.title }}</figcaption>
-{{ plot.svg | safe }}
-</figure>
-{% else %}<p class="note" id="plot-{{ plot.key }}">{{ plot.title }}: not drawn — {{ plot.note }}.</p>
-{% endif %}{% endfor %}
-
+""" + PLOTS + """
 <h2 id="drops">Drop reasons</h2>
 {% if drops.by_step_reason or drops.dropped %}<table>
 <tr><th>step: reason</th><th>records</th></tr>

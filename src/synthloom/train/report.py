@@ -13,7 +13,7 @@ from .. import __version__
 from ..errors import ConfigError
 from ..report.html import script_hash
 from ..report.plots import KEPT, MUTED, legend_above, new_figure, plain, render_plots, to_svg
-from ..report.template import HEAD, SCRIPT
+from ..report.template import HEAD, PLOTS, SCRIPT
 from ..report.write import write_atomic
 
 __all__ = ["EVAL_PLOTS", "confusion_plot", "learning_curve_plot", "render_eval_html", "eval_paths", "write_eval"]
@@ -38,13 +38,7 @@ confusion matrix): {{ scores.unknown_labels | join(", ") }}. Map them with --lab
 <td class="num">{{ s.support | int }}</td></tr>
 {% endfor %}</table>
 
-<h2 id="plots">Plots</h2>
-{% for plot in plots %}{% if plot.svg %}<figure class="plot" id="plot-{{ plot.key }}"><figcaption>{{ plot.title }}</figcaption>
-{{ plot.svg | safe }}
-</figure>
-{% else %}<p class="note" id="plot-{{ plot.key }}">{{ plot.title }}: not drawn — {{ plot.note }}.</p>
-{% endif %}{% endfor %}
-{% if curve %}<table class="learning-curve">
+""" + PLOTS + """{% if curve %}<table class="learning-curve">
 <tr><th>training examples</th><th>accuracy</th><th>macro-F1</th></tr>
 {% for p in curve %}<tr><td class="num">{{ p.train_size }}</td><td class="num">{{ "%.3f" | format(p.accuracy) }}</td>
 <td class="num">{{ "%.3f" | format(p.macro_f1) }}</td></tr>
