@@ -2,8 +2,8 @@
 
 With a server that answers every request after L seconds, no client can finish N requests at
 concurrency K in less than ceil(N / K) * L: 1,000 requests at 100 ms and K = 100 take at least
-1.0 s. The figure is the generation phase (run.json's this_run.seconds: the runner, from its
-start to the last record stored) over that ideal, median of --rounds runs; the whole command
+1.0 s. The figure is the generation phase (run.json's this_run.seconds: from the moment the
+backend's servers have answered their start-up check to the last record stored) over that ideal, median of --rounds runs; the whole command
 (process start to exit) is reported beside it. A fresh server per round also gives the span the
 server saw (first request received to last answer sent). For scale, each round also times the
 raw aiohttp client (raw_client.py, the bench_openai baseline) at the same settings against its

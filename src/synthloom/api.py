@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import concurrent.futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +154,7 @@ async def run_async(
             if trees:
                 await start_all(backends)
                 started = True
+                runner.stats.started = time.monotonic()  # generation time excludes connecting to the servers
             context = StageContext(seed=recipe.seed, model=llm.model_id, models=models, corpus=index)
             try:
                 generated = await grow_trees(recipe, trees, out, runner, context)
@@ -181,6 +183,7 @@ async def run_async(
                         if not started:
                             await start_all(backends)
                             started = True
+                            runner.stats.started = time.monotonic()
                         await runner.run(todo, total=n)
                 except AuthFailed as exc:
                     raise ConfigError(f"the server refused the API key from ${spec.api_key_env} ({exc}); "
