@@ -48,7 +48,7 @@ def test_transient_errors_are_retried(tmp_path):
 
 
 def test_exhausted_retries_become_a_transient_failure(tmp_path):
-    backend = FakeBackend(replies=[ServerError("down")] * 3)
+    backend = FakeBackend(replies=[ServerError("HTTP 500: boom")] * 3)  # the server answers: not an outage
     runner = make_runner(tmp_path, backend, RunOptions(sequential=True, max_attempts=3, backoff_base=0.001))
     asyncio.run(runner.run([0]))
     failure = next(runner.store.iter_failures(1))

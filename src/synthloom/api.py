@@ -16,7 +16,7 @@ from .cost.budget import Budget, BudgetReached
 from .cost.prices import PriceTable
 from .errors import ConfigError, missing_extra
 from .export.run_files import export_run, grounding_summary, without_credentials
-from .limits import LimitSettings
+from .limits import LimitSettings, OutageTooLong
 from .pipeline import Pipeline, build_pipeline
 from .recipe.load import FieldProblem, load_recipe, problem_to_error
 from .recipe.model import BackendSpec, Recipe, TopicTree, TreeEntity
@@ -161,6 +161,9 @@ async def run_async(
             except BudgetReached as exc:
                 raise ConfigError(f"{exc} while growing the topic trees; what was paid for is saved: "
                                   "re-run with a higher --budget") from None
+            except OutageTooLong as exc:
+                raise ConfigError(f"stopped waiting while growing the topic trees: {exc}; what was generated "
+                                  "is saved, re-run the same command to continue") from None
             pipeline = build_pipeline(recipe, registry, model=llm.model_id, generated=generated, models=models,
                                       loaded=checked.entities, corpus=index)
             runner.pipeline = pipeline
@@ -188,6 +191,9 @@ async def run_async(
                 except AuthFailed as exc:
                     raise ConfigError(f"the server refused the API key from ${spec.api_key_env} ({exc}); "
                                       "everything generated so far is saved") from None
+                except OutageTooLong as exc:
+                    raise ConfigError(f"stopped waiting: {exc}; everything generated so far is saved, "
+                                      "re-run the same command to continue") from None
             else:
                 runner.stats.total = runner.stats.already_done = n
                 runner.stats.concurrency = runner.concurrency_figures()

@@ -22,7 +22,8 @@ from jinja2 import TemplateError
 
 from .backends.base import AuthFailed, Backend, BackendError, RateLimited, Request, Response
 from .cost.budget import Budget, BudgetReached
-from .limits import AdaptiveConcurrency, ConcurrencyFigures, LimitSettings, RateLimit
+from .limits import (MAX_OUTAGE, OUTAGE_AFTER, OUTAGE_AFTER_MAX, AdaptiveConcurrency, ConcurrencyFigures, LimitSettings,
+                     OutageGuard, OutageTooLong, RateLimit)
 from .pipeline import Pipeline
 from .record import Record, Rejected
 from .stages.base import Stage
@@ -45,6 +46,7 @@ class RunOptions:
     backoff_max: float = 30.0
     progress_interval: float = 0.2
     max_calls_per_stage: int = 64
+    max_outage: float = MAX_OUTAGE  # seconds to wait for a server that went away before stopping the run
 
 
 @dataclass
@@ -65,6 +67,8 @@ class RunStats:
     budget: Budget | None = None  # dollars spent and the cap, when prices are known
     executor: dict[str, Any] | None = None  # where the records ran, when not in this process (Ray)
     concurrency: dict[str, ConcurrencyFigures] = field(default_factory=dict)  # per backend name that was called
+    outages: dict[str, dict[str, Any]] = field(default_factory=dict)  # per backend whose server went away
+    server_down: float = 0.0  # seconds the longest current outage has lasted (0: every server answers)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -116,6 +120,10 @@ class Runner:
         self.gates = {name: AdaptiveConcurrency(slots, adaptive=s.adaptive, latency_tolerance=s.latency_tolerance)
                       for name, s in settings.items()}
         self.rates = {name: RateLimit(s.rpm, s.tpm) for name, s in settings.items() if s.rpm or s.tpm}
+        threshold = min(OUTAGE_AFTER_MAX, max(OUTAGE_AFTER, slots // 2))  # a dead server fails every request in flight
+        self.outages = {name: OutageGuard(threshold=threshold, base=self.options.backoff_base,
+                                          cap=min(10.0, self.options.backoff_max), max_outage=self.options.max_outage)
+                        for name in self.backends}
 
     async def run(self, indices: Iterable[int], total: int | None = None) -> RunStats:
         todo = list(indices)
@@ -130,6 +138,7 @@ class Runner:
         finally:
             self.stats.finished = time.monotonic()
             self.stats.concurrency = self.concurrency_figures()
+            self.stats.outages = self.outage_figures()
             if ticker:
                 ticker.cancel()
             if self.on_progress:
@@ -174,6 +183,7 @@ class Runner:
     async def tick(self) -> None:
         while True:
             await asyncio.sleep(self.options.progress_interval)
+            self.stats.server_down = max((guard.down_for() for guard in self.outages.values()), default=0.0)
             self.on_progress(self.stats)  # type: ignore[misc]
 
     async def process(self, index: int) -> None:
@@ -185,7 +195,7 @@ class Runner:
             except (TemplateError, ValueError) as exc:
                 self.fail(record, stage.name, "render_error", str(exc), transient=False)
                 return
-            except AuthFailed:
+            except (AuthFailed, OutageTooLong):
                 raise
             except BackendError as exc:
                 self.fail(record, stage.name, exc.reason, str(exc), transient=exc.retryable)
@@ -237,7 +247,7 @@ class Runner:
                 canonical = request.canonical()
                 try:
                     return (await self.call(request, request.cache_key(canonical), canonical))[0]
-                except AuthFailed:
+                except (AuthFailed, OutageTooLong):
                     raise
                 except BackendError as exc:
                     self.stats.reasons[exc.reason] += 1
@@ -247,11 +257,16 @@ class Runner:
             return list(await asyncio.gather(*(one(r) for r in requests)))
         finally:
             self.stats.concurrency = self.concurrency_figures()
+            self.stats.outages = self.outage_figures()
 
     def concurrency_figures(self) -> dict[str, ConcurrencyFigures]:
         """What each backend's gate achieved: the default backend always, the others once called."""
         return {name: gate.figures(self.rates[name].waited if name in self.rates else 0.0)
                 for name, gate in self.gates.items() if name == DEFAULT or gate.max_in_flight}
+
+    def outage_figures(self) -> dict[str, dict[str, Any]]:
+        """Per backend whose server went away during the run: how often, for how long, failures forgiven."""
+        return {name: guard.figures() for name, guard in self.outages.items() if guard.outages}
 
     async def call(self, request: Request, key: str, canonical: str) -> tuple[Response, bool]:
         """The cached response, or a fresh one (retried by error type), stored before use."""
@@ -261,25 +276,32 @@ class Runner:
             self.count_usage(cached)
             return cached, True
         name = request.backend or DEFAULT
-        backend, gate, rate = self.backends[name], self.gates[name], self.rates.get(name)
+        backend, gate, rate, outage = self.backends[name], self.gates[name], self.rates.get(name), self.outages[name]
         attempt = 0
         while True:
             attempt += 1
+            probe = await outage.admit()  # while the server is away, one probe at a time goes out
             held = self.budget.hold(request, backend.model_id) if self.budget else 0.0
             try:
                 response = await self.send(backend, request, gate, rate)
             except BackendError as exc:
                 if self.budget:
                     self.budget.release(held)
+                if outage.failed(exc, probe) and exc.retryable:
+                    attempt -= 1  # the server is away: not this record's fault, and admit() paces the next try
+                    self.stats.retries += 1
+                    continue
                 if not exc.retryable or attempt >= self.options.max_attempts:
                     raise
                 self.stats.retries += 1
                 await asyncio.sleep(backoff_delay(attempt, exc, self.options.backoff_base, self.options.backoff_max, self.rng))
                 continue
             except BaseException:
+                outage.abandoned(probe)
                 if self.budget:
                     self.budget.release(held)
                 raise
+            outage.answered(probe)
             self.store.put_response(key, canonical, response)
             if self.budget:
                 self.budget.settle(held, response, backend.model_id)

@@ -47,6 +47,19 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
+def use_wal(db: sqlite3.Connection, tries: int = 200) -> None:
+    """Switch to WAL. On a new file that other processes open at the same moment, their switches
+    collide and SQLite answers "database is locked" at once, without waiting: so try again."""
+    for attempt in range(tries):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.01)
+
+
 class Failure(dict):
     """A failed record as written to rejected.jsonl: id, index, stage, reason, detail, row."""
 
@@ -60,9 +73,12 @@ class Store:
         self.path = Path(path)
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            # first: a connection that opens the file while another one sets it up waits for it
             self.db.execute("PRAGMA busy_timeout=10000")
+            use_wal(self.db)
+            # in WAL mode a commit survives a killed process; a power loss may drop the last
+            # commits (paid for again on the re-run) but never corrupts the file
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.migrate()
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a usable synthloom store ({exc})") from None
@@ -77,14 +93,22 @@ class Store:
         return cls(Path(directory) / cls.FILENAME)
 
     def migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise ConfigError(f"{self.path} was written by a newer synthloom (schema {version})")
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction():
+        """Apply the missing migrations, all in one transaction. The version is read again under
+        the write lock: two processes opening a new store at once migrate it once, not twice."""
+        if self.schema_version() == len(MIGRATIONS):
+            return
+        with self.transaction():
+            version = self.schema_version()
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number}")
+
+    def schema_version(self) -> int:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise ConfigError(f"{self.path} was written by a newer synthloom (schema {version})")
+        return version
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from typing import Any, Sequence
 
@@ -36,6 +37,7 @@ from .base import (
 __all__ = ["OpenAIBackend"]
 
 SIMPLER = {"json_schema": "json_object", "json_object": "none"}
+HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 CONTEXT_WORDS = ("context length", "context_length", "maximum context", "context window", "too many tokens")
 
 
@@ -230,6 +232,8 @@ class OpenAIBackend:
                 error: Exception = Timeout(f"no answer within {self.timeout}s")
             except aiohttp.ClientConnectorError as exc:
                 error = Unreachable(describe(exc))
+            except aiohttp.ClientPayloadError as exc:  # the connection closed before the announced body arrived
+                error = ServerError(f"answer cut off before its end: {cut_off_detail(exc)}")
             except (aiohttp.ClientError, ConnectionError) as exc:
                 error = ServerError(describe(exc))
             except ServerError as exc:  # a 5xx answer
@@ -265,9 +269,15 @@ def describe(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
+def cut_off_detail(exc: aiohttp.ClientPayloadError) -> str:
+    """What aiohttp says about a short body, without its internal "400" status."""
+    cause = exc.__cause__
+    return str(getattr(cause, "message", "") or "") or describe(exc)
+
+
 def status_error(status: int, raw: bytes, retry_after: str | None) -> Exception:
     """Map an HTTP error status to the typed error the runner retries by."""
-    message = f"HTTP {status}: {raw[:300].decode('utf-8', 'replace')}"
+    message = f"HTTP {status}: {body_text(raw, 300)}"
     if status == 429:
         return RateLimited(message, retry_after=parse_retry_after(retry_after))
     if status in (401, 403):
@@ -289,19 +299,58 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def parse_completion(raw: bytes) -> Response:
-    """A chat.completion body → Response; anything else is BadResponse."""
+    """A chat.completion body → Response; anything else is BadResponse (retryable: a body cut
+    short or a proxy's error page says nothing about what the next attempt will get).
+
+    A completion whose content is null (a reasoning model that spent max_tokens before its
+    answer, a refusal field instead of text) is a delivered, billed answer with no text: it
+    becomes "" so the stage rejects it once, instead of the runner paying for it again.
+    """
     try:
         data = orjson.loads(raw)
+    except ValueError as exc:
+        if raw.lstrip()[:1] in (b"{", b"["):
+            what = f"JSON cut short or malformed ({len(raw)} bytes; {describe(exc)})"
+        else:
+            what = f"not JSON ({len(raw)} bytes)"
+        raise BadResponse(f"not a chat completion, {what}: {body_text(raw, 160)}") from None
+    try:
         choice = data["choices"][0]
-        text = choice["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise BadResponse(f"not a chat completion: {raw[:200].decode('utf-8', 'replace')!r}") from None
-    if not isinstance(text, str):
+        text = choice["message"].get("content")  # absent or null: no text (see above)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise BadResponse(f"not a chat completion: {body_text(raw, 200)}") from None
+    if text is None:
+        text = ""
+    elif not isinstance(text, str):
         raise BadResponse(f"message content is {type(text).__name__}, not text")
-    usage = data.get("usage") or {}
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
     return Response(
         text=text,
-        finish_reason=choice.get("finish_reason") or "stop",
-        usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
+        finish_reason=str(choice.get("finish_reason") or "stop"),
+        usage=Usage(token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens"))),
         model=str(data.get("model") or ""),
     )
+
+
+def token_count(value: Any) -> int:
+    """A usage figure as the server gave it; 0 if it is not a number (a bad figure is not a bad answer)."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def body_text(raw: bytes, limit: int) -> str:
+    """A server's body for a one-line error message: an HTML page (a proxy's) by its title,
+    anything else by its first `limit` bytes with the line breaks (of a traceback) folded."""
+    if not raw.strip():
+        return "(empty body)"
+    title = HTML_TITLE.search(raw[:4096]) if raw.lstrip()[:1] == b"<" else None
+    if title is not None and title.group(1).strip():
+        return f"an HTML page titled {one_line(title.group(1)[:200].decode('utf-8', 'replace'))!r}"
+    return one_line(raw[:limit].decode("utf-8", "replace"))
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -50,7 +50,8 @@ class ProgressBar:
             rate=format_rate(stats.processed / elapsed),
             tps=tokens / elapsed,
             bad=stats.rejected + stats.failed,
-            cost=cost_text(stats),
+            cost=cost_text(stats) + (f" · server not answering for {stats.server_down:.0f}s: paused, probing"
+                                     if stats.server_down else ""),
         )
 
 
@@ -83,6 +84,9 @@ def summary_line(out: str, stats: RunStats, kept: int, rejected: int) -> str:
     concurrency = concurrency_text(stats)
     if concurrency:
         parts.append(concurrency)
+    for name, outage in (getattr(stats, "outages", None) or {}).items():
+        parts.append(f"{'server' if not name else name + ' server'} went away {outage['outages']}x, "
+                     f"{outage['seconds_down']:.0f}s in all (run paused, {outage['failures_during_outages']} failures not counted)")
     return f"synthloom: {out}: " + " · ".join(parts)
 
 

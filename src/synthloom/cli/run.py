@@ -30,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
     p.add_argument("--sequential", action="store_true", help="one record at a time, no concurrency (for debugging)")
     p.add_argument("--max-attempts", type=int, default=6, help="tries per request for transient errors (default 6)")
+    p.add_argument("--max-outage", type=float, default=900.0, metavar="SECONDS",
+                   help="how long to wait for a server that stopped answering before stopping the run (default 900); "
+                        "requests pause meanwhile, probing it, and do not use up their --max-attempts")
     p.add_argument("--rpm", type=int, metavar="N", help="requests per minute the backend allows (default: the recipe's, or no limit)")
     p.add_argument("--tpm", type=int, metavar="N", help="prompt + completion tokens per minute the backend allows")
     p.add_argument("--no-adaptive", dest="adaptive", action="store_false", default=None,
@@ -62,7 +65,10 @@ def handle(args: argparse.Namespace) -> int:
                                 adaptive=args.adaptive)
     if args.concurrency < 1 or args.max_attempts < 1:
         raise ConfigError("--concurrency and --max-attempts must be at least 1")
-    options = RunOptions(concurrency=args.concurrency, sequential=args.sequential, max_attempts=args.max_attempts)
+    if not args.max_outage > 0:
+        raise ConfigError("--max-outage must be above 0 seconds")
+    options = RunOptions(concurrency=args.concurrency, sequential=args.sequential, max_attempts=args.max_attempts,
+                         max_outage=args.max_outage)
     out = args.out or Path("runs") / recipe.name
     prices = PriceTable.for_run(recipe, args.price_in, args.price_out)
     common = dict(backend=spec, options=options, corpus=args.corpus, prices=prices, budget=args.budget,

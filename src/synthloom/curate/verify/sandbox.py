@@ -1,5 +1,8 @@
 """Run untrusted code: a fresh temp dir, no network, a read-only system, no secrets, rlimits.
 
+Under isolation the run's directory is a private tmpfs of TMPFS_BYTES holding copies of its
+files, so all it writes lives in capped memory: RLIMIT_FSIZE bounds one file, not how many.
+
 As root, every run gets its own unprivileged uid: RLIMIT_NPROC does not bind root, and a uid
 of its own makes the process limit count this run only, and its processes unable to signal
 or write anything of ours. Isolation is bubblewrap (new user, pid, net, ipc, uts and mount
@@ -30,7 +33,7 @@ __all__ = ["Sandbox", "SandboxLimits", "SandboxResult", "Isolation"]
 Isolation = Literal["auto", "bwrap", "unshare", "none"]
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
-TMPFS_BYTES = 64 * 2**20  # each private tmpfs (/tmp, /dev/shm): it is memory, so it is capped
+TMPFS_BYTES = 64 * 2**20  # each private tmpfs (its dir, /tmp, /dev/shm): it is memory, so it is capped
 SANDBOX_UID = 65534  # "nobody", as seen from inside the bwrap user namespace
 INSTALL_HINT = ("no network isolation is available for running generated code: install bubblewrap "
                 "(apt-get install bubblewrap) or allow `unshare -n`; or set `isolation: none` to run it unisolated")
@@ -141,7 +144,7 @@ class Sandbox:
 
     def _isolate(self, workdir: Path, uid: int | None) -> list[str]:
         if self.isolation == "bwrap":
-            return bwrap_prefix(workdir)
+            return bwrap_prefix(workdir, sorted(p.relative_to(workdir) for p in workdir.rglob("*") if p.is_file()))
         if self.isolation == "unshare":
             return unshare_prefix(workdir, uid)
         return []
@@ -182,27 +185,31 @@ class Sandbox:
             remove_tree(probe)
 
 
-def bwrap_prefix(workdir: Path) -> list[str]:
-    """bubblewrap: every namespace new, / read-only, only `workdir` and a private /tmp writable."""
+def bwrap_prefix(workdir: Path, files: list[Path] = ()) -> list[str]:
+    """bubblewrap: every namespace new, / read-only; writable only private tmpfs mounts: /tmp
+    and `workdir` itself, where the run's `files` (relative paths) are bound back read-only."""
     hide = [arg for path in ("/run", "/dev/shm") if os.path.isdir(path) for arg in ("--size", str(TMPFS_BYTES), "--tmpfs", path)]
+    inputs = [arg for name in files for arg in ("--ro-bind", str(workdir / name), str(workdir / name))]
     return [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
             "--gid", str(SANDBOX_UID), "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", *hide,
-            "--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--clearenv",
+            "--size", str(TMPFS_BYTES), "--tmpfs", str(workdir), *inputs, "--chdir", str(workdir), "--clearenv",
             "--setenv", "PATH", PATH, "--setenv", "HOME", str(workdir), "--setenv", "LANG", "C.UTF-8",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--"]
 
 
 def unshare_prefix(workdir: Path, uid: int | None) -> list[str]:
     """util-linux: new net, pid and mount namespaces; private tmpfs over the world-writable
-    dirs (the run's dir bound back in); as root, the command then drops to `uid`."""
+    dirs and over the run's dir (its files copied in); as root, the command then drops to `uid`."""
     unshare = shutil.which("unshare") or "unshare"
     spaces = ["--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
     hide = " ".join(path for path in ("/tmp", "/var/tmp", "/dev/shm", "/run") if os.path.isdir(path))
-    # The dir is held open across the tmpfs mounts that hide it, then bound back from its fd.
+    # The dir is held open across the tmpfs mounts that hide it, then copied from its fd into its own.
+    owner = f",uid={uid},gid={uid}" if uid is not None else ""
     mounts = (f'exec 3<"$0"; for d in {hide}; do mount -t tmpfs -o size={TMPFS_BYTES},mode=1777 tmpfs "$d" || exit 125; done; '
-              'mkdir -p "$0" && mount --no-canonicalize --bind /proc/self/fd/3 "$0" && exec 3<&- && cd "$0" && exec "$@"')
+              f'mkdir -p "$0" && mount -t tmpfs -o size={TMPFS_BYTES},mode=0700{owner} tmpfs "$0" && '
+              'cp -a /proc/self/fd/3/. "$0"/ && exec 3<&- && cd "$0" && exec "$@" || exit 125')
     # A shell as the namespace's init: the command must not be pid 1, which ignores SIGXCPU
     # and its own kill; the shell reports a signal as 128 + its number, as bwrap does.
     init = ["/bin/sh", "-c", '"$@"; exit $?', "sh"]
