@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import concurrent.futures
 from dataclasses import dataclass
@@ -302,5 +303,8 @@ def adopt_recipe(store: Store, pipeline: Pipeline) -> bool:
     if changed:
         store.clear_records()
     store.set_meta("recipe_fingerprint", fingerprint)
-    store.set_meta("recipe", pipeline.recipe.model_dump_json(exclude={"backend"}))
+    recipe = pipeline.recipe.model_dump(mode="json", exclude={"backend"})
+    for spec in (recipe.get("backends") or {}).values():  # a URL's user:key@ or ?key= is never stored
+        spec["base_url"] = without_credentials(spec.get("base_url"))
+    store.set_meta("recipe", json.dumps(recipe))
     return changed

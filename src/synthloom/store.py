@@ -115,19 +115,36 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:  # SQLITE_FULL may or may not have rolled it back already
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            if isinstance(exc, sqlite3.OperationalError) and write_failure_reason(exc):
+                raise self.write_failure(exc) from None
             raise
-        self.db.execute("COMMIT")
+
+    def write_failure(self, exc: sqlite3.Error) -> ConfigError:
+        return ConfigError(f"cannot write {self.path}: {write_failure_reason(exc)}; every response stored before is kept: "
+                           "make room and run the same command again (nothing stored is paid for twice)")
 
     def close(self) -> None:
-        self.flush()
-        self.db.close()
+        try:
+            self.flush()
+        finally:
+            self.db.close()
 
     def write(self, sql: str, args: tuple) -> None:
         """Execute now, or, in deferred mode, queue for the next group commit."""
         if not self.deferred:
-            self.db.execute(sql, args)
+            try:
+                self.db.execute(sql, args)
+            except sqlite3.OperationalError as exc:
+                if write_failure_reason(exc):
+                    raise self.write_failure(exc) from None
+                raise
             return
         self.pending.append((sql, args))
         if len(self.pending) == 1 and self.on_write is not None:
@@ -274,6 +291,16 @@ class Store:
         self.transient.clear()
 
 
+def write_failure_reason(exc: sqlite3.Error) -> str | None:
+    """'no space left on device' for SQLITE_FULL, 'read-only file system' for SQLITE_READONLY, else None."""
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return "no space left on device"
+    if code == sqlite3.SQLITE_READONLY:
+        return "read-only file system"
+    return None
+
+
 class RunLock:
     """An exclusive lock on an output directory, so two runs never write one store."""
 
@@ -282,15 +309,21 @@ class RunLock:
         self.fd: int | None = None
 
     def __enter__(self) -> "RunLock":
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"cannot write in {self.path.parent}: {exc.strerror}") from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.read(self.fd, 32).decode(errors="replace").strip() or "?"
             os.close(self.fd)
             raise ConfigError(f"{self.path.parent} is in use by another synthloom run (pid {holder})") from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, str(os.getpid()).encode())
+        try:
+            os.ftruncate(self.fd, 0)
+            os.write(self.fd, str(os.getpid()).encode())
+        except OSError:
+            pass  # the pid is for the message above; a full disk does not stop the lock from holding
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from typing import Any, Callable, Sequence
 
-__all__ = ["Endpoint", "Fleet", "split_urls", "display_url"]
+__all__ = ["Endpoint", "Fleet", "split_urls", "display_url", "split_credentials"]
 
 Clock = Callable[[], float]
 
@@ -118,10 +118,24 @@ def split_urls(value: str) -> list[str]:
 
 
 def display_url(url: str) -> str:
-    """A URL as safe to print: user:password@ and the query string (?key=...) removed."""
-    parts = urllib.parse.urlsplit(url)
-    if not (parts.username or parts.password or parts.query):
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    """A URL as safe to print: user:password@ and the query string (?key=...) removed, also when
+    the password holds an unencoded '/' (then urllib cannot find the host)."""
+    scheme, sep, rest = url.partition("://")
+    head, slash, path = rest.partition("/")
+    if "@" in head:
+        head = head.rpartition("@")[2]
+    elif "@" in rest:  # user:pa/ss@host: everything up to the last '@' is credentials
+        head, slash, path = rest.rpartition("@")[2].partition("/")
+    return f"{scheme}{sep}{head}{slash}{path}".split("?", 1)[0].split("#", 1)[0]
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """(the URL without user:password@, user, password), both decoded; (url, None, None) without them."""
+    scheme, sep, rest = url.partition("://")
+    head = rest.partition("/")[0]
+    if "@" not in rest:
+        return url, None, None
+    userinfo = rest.rpartition("@")[0] if "@" not in head else head.rpartition("@")[0]
+    user, _, password = userinfo.partition(":")
+    query = "?" + url.split("?", 1)[1] if "?" in url else ""  # sent as given (?api-version=), never displayed
+    return display_url(url) + query, urllib.parse.unquote(user), urllib.parse.unquote(password)

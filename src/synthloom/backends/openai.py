@@ -7,9 +7,11 @@ a zero-latency server, raw aiohttp near 9,000, and the tool must not be the bott
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 import sys
+import urllib.parse
 from typing import Any, Sequence
 
 import aiohttp
@@ -17,7 +19,7 @@ import orjson
 
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
-from .fleet import Endpoint, Fleet, display_url, split_urls
+from .fleet import Endpoint, Fleet, display_url, split_credentials, split_urls
 from .schema import grammar_friendly
 from .tokenize import ServerTokenizer, loads_or_none
 from .base import (
@@ -61,7 +63,10 @@ class OpenAIBackend:
         max_cooldown: float = 30.0,
     ):
         self.model_id = model
-        urls = split_urls(base_url) if isinstance(base_url, str) else list(base_url)
+        given = split_urls(base_url) if isinstance(base_url, str) else list(base_url)
+        parts = [split_credentials(url) for url in given]
+        urls = [clean for clean, _, _ in parts]
+        self.secrets = secret_forms(api_key, [(user, password) for _, user, password in parts if user or password])
         self.fleet = Fleet(urls, cooldown, max_cooldown)
         self.base_url = self.fleet.endpoints[0].url
         self.timeout = timeout
@@ -69,6 +74,11 @@ class OpenAIBackend:
         self._headers = {"Content-Type": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
+        else:
+            basic = next(((u, p) for _, u, p in parts if u or p), None)
+            if basic:
+                pair = f"{basic[0] or ''}:{basic[1] or ''}".encode()
+                self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()  # one header: never both
         self._session: aiohttp.ClientSession | None = None
         self.schema_mode = "json_schema"
         self.tokenizer = ServerTokenizer(self.tokenizer_root, model, self.post_json, self.billed_prompt_tokens)
@@ -81,6 +91,11 @@ class OpenAIBackend:
         if not urls:
             raise ConfigError("backend.base_url has no URL in it")
         for url in urls:
+            try:
+                urllib.parse.urlsplit(split_credentials(url)[0]).port
+            except ValueError:
+                raise ConfigError(f"backend.base_url is not a valid URL: {display_url(url)!r} (characters such as / : @ "
+                                  "in a user:password@ must be URL-encoded)") from None
             if not url.startswith(("http://", "https://")):
                 raise ConfigError(f"backend.base_url must start with http:// or https://, got {display_url(url)!r}")
         return cls(
@@ -96,6 +111,20 @@ class OpenAIBackend:
     def __repr__(self) -> str:  # never show the key
         urls = ",".join(display_url(e.url) for e in self.fleet.endpoints)
         return f"OpenAIBackend(model={self.model_id!r}, base_url={urls!r})"
+
+    def redact(self, text: str) -> str:
+        """`text` without this backend's credentials (a server may echo the request back)."""
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def redact_bytes(self, raw: bytes) -> bytes:
+        if not self.secrets:
+            return raw
+        text = raw.decode("utf-8", "surrogateescape")
+        clean = self.redact(text)
+        return raw if clean == text else clean.encode("utf-8", "surrogateescape")
 
     async def start(self) -> None:
         """Open the connection pool and check each server answers; fail only if none does."""
@@ -131,7 +160,7 @@ class OpenAIBackend:
                     raise ConfigError(f"{display_url(endpoint.url)} refused the API key (HTTP {resp.status}); "
                                       "check backend.api_key_env")
         except (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError) as exc:
-            return describe(exc)
+            return self.redact(describe(exc))
         return None
 
     async def close(self) -> None:
@@ -227,21 +256,21 @@ class OpenAIBackend:
                 async with session.post(endpoint.chat_url, data=body, headers=self._headers) as resp:
                     raw = await resp.read()
                     if resp.status != 200:
-                        raise status_error(resp.status, raw, resp.headers.get("Retry-After"))
+                        raise status_error(resp.status, self.redact_bytes(raw), resp.headers.get("Retry-After"))
             except asyncio.TimeoutError:
                 error: Exception = Timeout(f"no answer within {self.timeout}s")
             except aiohttp.ClientConnectorError as exc:
-                error = Unreachable(describe(exc))
+                error = Unreachable(self.redact(describe(exc)))
             except aiohttp.ClientPayloadError as exc:  # the connection closed before the announced body arrived
                 error = ServerError(f"answer cut off before its end: {cut_off_detail(exc)}")
             except (aiohttp.ClientError, ConnectionError) as exc:
-                error = ServerError(describe(exc))
+                error = ServerError(self.redact(describe(exc)))
             except ServerError as exc:  # a 5xx answer
                 error = exc
             else:
                 if endpoint.down:
                     fleet.answered(endpoint, epoch)
-                return parse_completion(raw), raw
+                return parse_completion(self.redact_bytes(raw)), raw
             finally:
                 endpoint.outstanding -= 1
             fleet.failed(endpoint, epoch)
@@ -262,6 +291,19 @@ class OpenAIBackend:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
             return response
         return Response(response.text, response.finish_reason, Usage(prompt, completion), response.model)
+
+
+def secret_forms(api_key: str | None, credentials: list[tuple[str | None, str | None]]) -> list[str]:
+    """The key and each URL's password, raw, URL-encoded and (as Basic auth sends it) base64; longest first."""
+    forms = set()
+    if api_key:
+        forms |= {api_key, urllib.parse.quote(api_key, safe=""), base64.b64encode(api_key.encode()).decode()}
+    for user, password in credentials:
+        pair = f"{user or ''}:{password or ''}"
+        forms |= {pair, base64.b64encode(pair.encode()).decode()}
+        if password:
+            forms |= {password, urllib.parse.quote(password, safe="")}
+    return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
 
 
 def describe(exc: BaseException) -> str:

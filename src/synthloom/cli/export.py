@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..export.dataset import export_dataset
+from ..export.files import describe_os_error
 from ..export.formats import FORMATS, FieldMap
 
 __all__ = ["add_parser", "handle"]
@@ -44,6 +45,9 @@ def handle(args: argparse.Namespace) -> int:
             raise ConfigError(f"--{flag.replace('_', '-')} is not used by --format {args.format}")
     given = {name.removesuffix("_field"): getattr(args, name) for name in (*FIELD_FLAGS, "prompt_field")}
     fields = FieldMap(**{name: value for name, value in given.items() if value is not None})
-    result = export_dataset(args.out, args.format, args.to, fields, prompt_stage=args.prompt_stage, keep_id=not args.no_id)
+    try:
+        result = export_dataset(args.out, args.format, args.to, fields, prompt_stage=args.prompt_stage, keep_id=not args.no_id)
+    except OSError as exc:  # a file of the run that cannot be read (permissions, I/O error)
+        raise ConfigError(f"{exc.filename or args.out}: {describe_os_error(exc)}") from None
     print(result.summary())
     return 0

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError, missing_extra
+from ..export.files import describe_os_error
 
 __all__ = ["add_parser", "handle"]
 
@@ -51,7 +52,10 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError(f"--show {args.show}: must not be negative")
     options = ReportOptions(field=args.field, price_in=args.price_in, price_out=args.price_out, sample=args.sample,
                             show=args.show)
-    files = write_report(args.run_dir, options, out=args.out)
+    try:
+        files = write_report(args.run_dir, options, out=args.out)
+    except OSError as exc:  # a file of the run that cannot be read (permissions, I/O error)
+        raise ConfigError(f"{exc.filename or args.run_dir}: {describe_os_error(exc)}") from None
     for line in headline_lines(files.metrics):
         print(line)
     print(f"wrote {files.html} and {files.metrics_json}")

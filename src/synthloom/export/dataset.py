@@ -19,7 +19,9 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError
 from ..store import Store
+from .files import describe_os_error, remove_quietly, remove_stale_temps
 from .formats import COLUMNS, FORMATS, FieldMap, SkipRow, convert_row
+from .store_reader import StoreReader
 
 __all__ = ["export_dataset", "ExportResult"]
 
@@ -74,7 +76,7 @@ def converted(rows: Iterable[dict[str, Any]], fmt: str, fields: FieldMap, prompt
         result.rows += 1
         result.keys = result.keys or [k for k in row if k != "id"]
         try:
-            out = convert_row(fmt, row, fields, lambda: prompts.messages(row.get("id")), keep_id)
+            out = convert_row(fmt, row, fields, lambda: prompts.messages(row.get("id"), row), keep_id)
         except SkipRow as skip:
             result.skipped[skip.reason] += 1
             if skip.role:
@@ -120,7 +122,7 @@ class ExactPrompts:
     def __init__(self, run: Path, stage: str | None, response_field: str | None):
         self.run, self.stage, self.response_field = run, stage, response_field
         self.handle: Any = None
-        self.store: Store | None = None
+        self.store: StoreReader | None = None
         self.index: dict[str, int] | None = None
         self.outputs: dict[str, str] = {}
 
@@ -134,23 +136,32 @@ class ExactPrompts:
             if not (self.run / name).is_file():
                 raise ConfigError(f"{self.run / name}: not found; it holds the exact prompts (or pass --prompt-field)")
         self.handle = open(self.run / "lineage.jsonl", "rb")
-        self.store = Store.open_dir(self.run)
+        self.store = StoreReader(self.run / Store.FILENAME)
         recipe = orjson.loads(self.store.get_meta("recipe") or "{}")
         for stage in recipe.get("stages", []):
             self.outputs.setdefault(stage.get("output") or stage.get("name"), stage.get("name"))
 
-    def calls(self, record_id: str) -> list[dict[str, Any]] | None:
+    def calls(self, record_id: str, row: dict[str, Any] | None = None) -> list[dict[str, Any]] | None:
+        """The record's calls from lineage.jsonl; refuses a lineage entry made for another version of the row
+        (a re-run renaming its files into place while this export reads them)."""
+        entry: dict[str, Any] | None = None
         if self.index is None:
             line = self.handle.readline()
-            entry = orjson.loads(line) if line.strip() else {}
-            if entry.get("id") == record_id:
-                return entry.get("calls")
-            self.index = self.build_index()
-        offset = self.index.get(record_id)
-        if offset is None:
-            return None
-        self.handle.seek(offset)
-        return orjson.loads(self.handle.readline()).get("calls")
+            first = orjson.loads(line) if line.strip() else {}
+            if first.get("id") == record_id:
+                entry = first
+            else:
+                self.index = self.build_index()
+        if entry is None:
+            offset = self.index.get(record_id)  # type: ignore[union-attr]
+            if offset is None:
+                return None
+            self.handle.seek(offset)
+            entry = orjson.loads(self.handle.readline())
+        if row is not None and entry.get("row") != row:
+            raise ConfigError(f"{self.run}: dataset.jsonl and lineage.jsonl disagree about record {record_id} "
+                              "(a run is rewriting this directory?); export again once it has finished")
+        return entry.get("calls")
 
     def build_index(self) -> dict[str, int]:
         index, offset = {}, 0
@@ -161,11 +172,11 @@ class ExactPrompts:
             offset += len(line)
         return index
 
-    def messages(self, record_id: str | None) -> list[dict[str, str]] | None:
+    def messages(self, record_id: str | None, row: dict[str, Any] | None = None) -> list[dict[str, str]] | None:
         """The first request of the chosen stage (repair follow-ups are not the prompt)."""
         if self.store is None:
             self.open()
-        calls = self.calls(record_id) if record_id is not None else None
+        calls = self.calls(record_id, row) if record_id is not None else None
         if not calls:
             return None
         stages = [call.get("stage") for call in calls]
@@ -218,6 +229,7 @@ def batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 def write_atomically(to: Path, container: str, rows: Iterable[dict[str, Any]], schema: pa.Schema, check: Any) -> None:
     """Write beside `to`, run `check`, then rename; on any error remove the partial output."""
     tmp = to.with_name(f".{to.name}.tmp-{os.getpid()}")
+    remove_stale_temps(to)
     try:
         if container == "jsonl":
             with open(tmp, "wb") as out:
@@ -232,9 +244,9 @@ def write_atomically(to: Path, container: str, rows: Iterable[dict[str, Any]], s
         check()
         replace(tmp, to)
     except OSError as exc:
-        raise ConfigError(f"--to {to}: cannot write ({exc.strerror or exc})") from None
+        raise ConfigError(f"--to {to}: cannot write ({describe_os_error(exc)}); nothing was written there") from None
     finally:
-        remove(tmp)
+        remove_quietly(tmp)
 
 
 def write_hf_dataset(directory: Path, rows: Iterable[dict[str, Any]], schema: pa.Schema) -> None:
@@ -253,7 +265,7 @@ def write_hf_dataset(directory: Path, rows: Iterable[dict[str, Any]], schema: pa
         # an empty dataset otherwise gets 0 shards and cannot be loaded (huggingface/datasets#8385)
         dataset.save_to_disk(str(directory), num_shards=None if len(dataset) else 1)
     finally:
-        stream.unlink(missing_ok=True)
+        remove_quietly(stream)
         if loud:
             enable_progress_bars()
 
@@ -267,10 +279,3 @@ def replace(tmp: Path, to: Path) -> None:
     os.replace(to, old)
     os.replace(tmp, to)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)

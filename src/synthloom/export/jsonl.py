@@ -7,26 +7,41 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-__all__ = ["write_jsonl", "write_jsonl_lines"]
+from .files import replacing
+
+__all__ = ["write_jsonl", "write_jsonl_lines", "write_lines_to"]
+
+
+def write_lines_to(path: Path, lines: Iterable[str]) -> int:
+    """Write already-encoded JSON objects, one per line, to exactly `path` (synced); returns the count.
+
+    A generator of lines is closed however the write ends: one left open on a failed write would
+    be closed by the garbage collector later, after its store is closed, and complain on stderr.
+    """
+    count = 0
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            for line in lines:
+                out.write(line)
+                out.write("\n")
+                count += 1
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        close = getattr(lines, "close", None)
+        if close is not None:
+            close()
+    return count
 
 
 def write_jsonl_lines(path: str | Path, lines: Iterable[str]) -> int:
     """Write already-encoded JSON objects, one per line; returns the count.
 
-    Readers never see a half-written file: it is written beside the target, then renamed.
+    Readers never see a half-written file: it is written beside the target, then renamed; a full
+    disk or a read-only directory is a WriteError naming `path`, and leaves no temp file.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    count = 0
-    with open(tmp, "w", encoding="utf-8") as out:
-        for line in lines:
-            out.write(line)
-            out.write("\n")
-            count += 1
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    return count
+    with replacing(path) as tmp:
+        return write_lines_to(tmp, lines)
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:

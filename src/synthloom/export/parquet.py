@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -12,7 +11,9 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-__all__ = ["write_parquet", "jsonl_to_parquet"]
+from .files import replacing
+
+__all__ = ["write_parquet", "jsonl_to_parquet", "convert_jsonl_to"]
 
 
 def infer_schema(batch: list[dict[str, Any]]) -> pa.Schema:
@@ -30,23 +31,21 @@ def write_empty(path: Path) -> None:
 
 def write_parquet(path: str | Path, rows: Iterable[dict[str, Any]], batch_size: int = 10_000) -> int:
     """Write rows to a Parquet file; an empty input still gives a valid (empty) file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
     iterator = iter(rows)
     count = 0
-    writer: pq.ParquetWriter | None = None
-    try:
-        while batch := list(itertools.islice(iterator, batch_size)):
+    with replacing(path) as tmp:
+        writer: pq.ParquetWriter | None = None
+        try:
+            while batch := list(itertools.islice(iterator, batch_size)):
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, infer_schema(batch))
+                writer.write_table(pa.Table.from_pylist(batch, schema=writer.schema))
+                count += len(batch)
             if writer is None:
-                writer = pq.ParquetWriter(tmp, infer_schema(batch))
-            writer.write_table(pa.Table.from_pylist(batch, schema=writer.schema))
-            count += len(batch)
-        if writer is None:
-            write_empty(tmp)
-    finally:
-        if writer is not None:
-            writer.close()
-    os.replace(tmp, path)
+                write_empty(tmp)
+        finally:
+            if writer is not None:
+                writer.close()
     return count
 
 
@@ -67,30 +66,34 @@ def line_chunks(path: Path, size: int) -> Iterable[bytes]:
 
 
 def jsonl_to_parquet(src: str | Path, dst: str | Path, block_size: int = 4 << 20) -> None:
-    """Convert a JSON Lines file with pyarrow's C++ JSON parser (no Python per row), a few MB
-    at a time: memory stays flat however long the file (pyarrow's own streaming reader grows).
+    """Convert a JSON Lines file to Parquet, written atomically (see `convert_jsonl_to`)."""
+    with replacing(dst) as tmp:
+        convert_jsonl_to(Path(src), tmp, block_size)
+
+
+def convert_jsonl_to(src: Path, dst: Path, block_size: int = 4 << 20) -> None:
+    """Convert a JSON Lines file to exactly `dst` with pyarrow's C++ JSON parser (no Python per
+    row), a few MB at a time: memory stays flat however long the file (pyarrow's own streaming
+    reader grows).
 
     The first row fixes the column types, so a later null or a column that starts empty
     does not change them mid-file; the columns are those of the first few MB of rows.
     """
-    src, dst = Path(src), Path(dst)
-    tmp = dst.with_name(f".{dst.name}.tmp")
     with open(src, "rb") as handle:
         first = handle.readline()
     if not first.strip():
-        write_empty(tmp)
-    else:
-        # pyarrow's own reader on the first line: Table.from_pylist would import pandas (0.2 s)
-        schema = null_as_string(pa_json.read_json(io.BytesIO(first)).schema)
-        chunks = line_chunks(src, block_size)
-        head = next(chunks)
-        # the first chunk may add columns the first row lacks; types stay the first row's
-        infer = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
-        table = pa_json.read_json(io.BytesIO(head), parse_options=infer)
-        schema = null_as_string(table.schema)
-        options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-        with pq.ParquetWriter(tmp, schema) as writer:
-            writer.write_table(table.cast(schema))
-            for chunk in chunks:
-                writer.write_table(pa_json.read_json(io.BytesIO(chunk), parse_options=options))
-    os.replace(tmp, dst)
+        write_empty(dst)
+        return
+    # pyarrow's own reader on the first line: Table.from_pylist would import pandas (0.2 s)
+    schema = null_as_string(pa_json.read_json(io.BytesIO(first)).schema)
+    chunks = line_chunks(src, block_size)
+    head = next(chunks)
+    # the first chunk may add columns the first row lacks; types stay the first row's
+    infer = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+    table = pa_json.read_json(io.BytesIO(head), parse_options=infer)
+    schema = null_as_string(table.schema)
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    with pq.ParquetWriter(dst, schema) as writer:
+        writer.write_table(table.cast(schema))
+        for chunk in chunks:
+            writer.write_table(pa_json.read_json(io.BytesIO(chunk), parse_options=options))

@@ -4,9 +4,7 @@ lineage.jsonl, recipe.yaml and run.json (counts, curation figures, field schema)
 from __future__ import annotations
 
 import json
-import os
 import platform
-import urllib.parse
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -21,23 +19,12 @@ from ..curate.summary import curation_summary, dataset_schema
 from ..metrics.usage import token_usage
 from ..recipe.model import BackendSpec, Recipe
 from ..store import Store
-from .jsonl import write_jsonl, write_jsonl_lines
-from .parquet import jsonl_to_parquet
+from .files import Staging
+from .jsonl import write_lines_to
+from .parquet import convert_jsonl_to
+from .redact import backend_secrets, holds_secret, scrub_base_urls, without_credentials
 
 __all__ = ["export_run", "grounding_summary", "without_credentials"]
-
-
-def without_credentials(url: str | None) -> str | None:
-    """A URL (or a comma-separated fleet of them) as safe to write down: user:password@ and query
-    strings (?key=...) removed."""
-    if not url:
-        return url
-    if "," in url:
-        return ",".join(without_credentials(part.strip()) or "" for part in url.split(","))
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec, stats: Any,
@@ -45,11 +32,33 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
     """Write the run directory's files from the store, after the dataset-wide curation steps."""
     curation = curate_dataset(store, pipeline.dataset_steps, n) if pipeline.dataset_steps else DatasetCuration()
     dropped = curation.dropped
-    kept = write_jsonl_lines(out / "dataset.jsonl", (text for idx, text in store.iter_indexed_rows(n) if idx not in dropped))
-    jsonl_to_parquet(out / "dataset.jsonl", out / "dataset.parquet")
-    rejected = write_jsonl(out / "rejected.jsonl", chain(store.iter_failures(n), (dropped[i] for i in sorted(dropped))))
-    write_jsonl_lines(out / "lineage.jsonl", store.iter_lineage_texts(n, dropped))
-    write_recipe(out / "recipe.yaml", pipeline.recipe)
+    with Staging(EXPORT_HINT).writing() as stage:
+        dataset = stage(out / "dataset.jsonl")
+        kept = write_lines_to(dataset, (text for idx, text in store.iter_indexed_rows(n) if idx not in dropped))
+        convert_jsonl_to(dataset, stage(out / "dataset.parquet"))
+        failures = chain(store.iter_failures(n), (dropped[i] for i in sorted(dropped)))
+        rejected = write_lines_to(stage(out / "rejected.jsonl"), (json.dumps(row, ensure_ascii=False) for row in failures))
+        write_lines_to(stage(out / "lineage.jsonl"), store.iter_lineage_texts(n, dropped))
+        write_recipe_to(stage(out / "recipe.yaml"), pipeline.recipe, spec)
+        summary = run_summary(store, pipeline, n, spec, stats, prices, endpoints, curation, kept, rejected)
+        write_json_to(stage(out / "run.json"), summary)  # last: renamed last, it says the set is complete
+    return {"kept": kept, "rejected": rejected, "grounding": summary.get("grounding", {}), "curation": summary["curation"],
+            "cost": summary["cost"]}
+
+
+EXPORT_HINT = ("every generated record is kept in store.sqlite: run the same command again once the directory "
+               "can be written (no request is sent again)")
+
+
+def write_json_to(path: Path, data: dict[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(data, indent=2) + "\n")
+
+
+def run_summary(store: Store, pipeline: Any, n: int, spec: BackendSpec, stats: Any, prices: PriceTable | None,
+                endpoints: list[dict[str, Any]] | None, curation: DatasetCuration, kept: int, rejected: int) -> dict[str, Any]:
+    """run.json: counts, backends (without credentials), this run's figures, curation, cost, schema."""
+    dropped = curation.dropped
     summary = {
         "synthloom": __version__,
         "python": platform.python_version(),
@@ -59,7 +68,7 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
         "kept": kept,
         "rejected": rejected,
         "backend": {"kind": spec.kind, "model": spec.model, "base_url": without_credentials(spec.base_url),
-                    **({"endpoints": endpoints} if endpoints else {})},
+                    **({"endpoints": [{**e, "url": without_credentials(e.get("url"))} for e in endpoints]} if endpoints else {})},
         "backends": {name: {"kind": b.kind, "model": b.model, "base_url": without_credentials(b.base_url)}
                      for name, b in pipeline.recipe.backends.items()},
         "this_run": {
@@ -73,6 +82,7 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
             "failure_reasons": dict(stats.reasons),
             "executor": getattr(stats, "executor", None) or {"kind": "local"},
             "concurrency": concurrency_summary(stats),
+            "outages": getattr(stats, "outages", None) or {},
         },
     }
     grounding = grounding_summary(store, pipeline, n, kept)
@@ -85,10 +95,7 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
     summary["cost"] = cost_summary(store, n, stats, prices or PriceTable(), kept)
     first = next((orjson.loads(text) for idx, text in store.iter_indexed_rows(n) if idx not in dropped), None)
     summary["schema"] = dataset_schema(pipeline, first)
-    tmp = out / ".run.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "run.json")
-    return {"kept": kept, "rejected": rejected, "grounding": grounding, "curation": summary["curation"], "cost": summary["cost"]}
+    return summary
 
 
 def concurrency_summary(stats: Any) -> dict[str, Any]:
@@ -123,10 +130,17 @@ def cost_summary(store: Store, n: int, stats: Any, prices: PriceTable, kept: int
     }
 
 
-def write_recipe(path: Path, recipe: Recipe) -> None:
-    """The recipe as run: the file's own text when it came from one, else its YAML dump."""
+def write_recipe_to(path: Path, recipe: Recipe, spec: BackendSpec | None = None) -> None:
+    """The recipe as run: the file's own text when it came from one, else its YAML dump; never a
+    credential (a URL's user:password@ or ?key=, the value of an api_key_env)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(recipe_text(recipe, spec))
+
+
+def recipe_text(recipe: Recipe, spec: BackendSpec | None = None) -> str:
     from ..recipe.load import parse_recipe
 
+    secrets = backend_secrets([recipe.backend, spec, *recipe.backends.values()])
     source = recipe.__dict__.get("_source_path")
     try:
         text = Path(source).read_text(encoding="utf-8") if source else None
@@ -134,11 +148,17 @@ def write_recipe(path: Path, recipe: Recipe) -> None:
             text = None  # changed in code or on the command line (--seed): write what actually ran
     except Exception:  # noqa: BLE001 - the file changed or vanished since the run read it
         text = None
+    if text is not None:
+        text = scrub_base_urls(text, [b.base_url for b in (recipe.backend, spec, *recipe.backends.values()) if b])
+        if holds_secret(text, secrets):
+            text = None  # a key quoted elsewhere in the file (a comment): the dump has no comments
     if text is None:
-        text = yaml.safe_dump(recipe.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False, allow_unicode=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+        data = recipe.model_dump(mode="json", exclude={"base_dir"})
+        for backend in [data.get("backend"), *(data.get("backends") or {}).values()]:
+            if backend and backend.get("base_url"):
+                backend["base_url"] = without_credentials(backend["base_url"])
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return text
 
 
 UNSUPPORTED = ("unsupported_lexical", "unsupported_judge")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..export.redact import recipe_base_urls, scrub_base_urls, without_credentials
+from ..export.store_reader import StoreReader
 from ..metrics import diversity_metrics, entity_coverage, label_balance, length_distribution, token_usage
 from ..cost.prices import PriceTable
 from ..recipe.model import Price
@@ -69,11 +70,16 @@ def stored_recipe(path: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            found = db.execute("SELECT value FROM meta WHERE key = 'recipe'").fetchone()
-        return json.loads(found[0]) if found else None
-    except (sqlite3.Error, ValueError):
+        reader = StoreReader(path)
+    except ConfigError:
         return None
+    try:
+        found = reader.get_meta("recipe")
+        return json.loads(found) if found else None
+    except (ConfigError, ValueError):
+        return None
+    finally:
+        reader.close()
 
 
 def load_run(path: Path) -> RunData:
@@ -98,9 +104,28 @@ def load_run(path: Path) -> RunData:
     if (path / "recipe.yaml").is_file():
         run.recipe_text, run.recipe_source = (path / "recipe.yaml").read_text(encoding="utf-8"), "recipe.yaml"
     elif run.stored_recipe is not None:
-        text = yaml.safe_dump(run.stored_recipe, sort_keys=False, allow_unicode=True, width=100)
+        text = yaml.safe_dump(without_base_url_credentials(run.stored_recipe), sort_keys=False, allow_unicode=True, width=100)
         run.recipe_text, run.recipe_source = text, "store.sqlite (normalised)"
+    if run.recipe_text:  # a server URL's user:key@ or ?key= never reaches the page
+        run.recipe_text = scrub_base_urls(run.recipe_text, recipe_base_urls(parsed_yaml(run.recipe_text))
+                                          + recipe_base_urls(run.stored_recipe))
     return run
+
+
+def without_base_url_credentials(recipe: dict) -> dict:
+    """A copy of a stored recipe whose backends' base URLs have no user:key@ or ?key=."""
+    recipe = json.loads(json.dumps(recipe))
+    for spec in [recipe.get("backend"), *(recipe.get("backends") or {}).values()]:
+        if isinstance(spec, dict) and isinstance(spec.get("base_url"), str):
+            spec["base_url"] = without_credentials(spec["base_url"])
+    return recipe
+
+
+def parsed_yaml(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
 
 
 def as_text(value: Any) -> str | None:

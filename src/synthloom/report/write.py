@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..export.files import replacing
 from .build import ReportOptions, build_metrics, load_run
 from .html import render_html
 
@@ -24,10 +24,10 @@ class ReportFiles:
     metrics: dict
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def write_atomic(path: Path, text: str, hint: str | None = None) -> None:
+    """Write beside `path`, then rename; a full disk or a read-only folder is one line (WriteError)."""
+    with replacing(path, hint) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_report(run_dir: Path, options: ReportOptions = ReportOptions(), out: Path | None = None,
@@ -39,6 +39,7 @@ def write_report(run_dir: Path, options: ReportOptions = ReportOptions(), out: P
     json_path = html_path.with_suffix(".json") if out else run.path / "metrics.json"
     if not html_path.parent.is_dir():
         raise ConfigError(f"--out {html_path}: the folder {html_path.parent} does not exist")
-    write_atomic(html_path, render_html(run, metrics, show=options.show))
-    write_atomic(json_path, json.dumps(metrics, indent=2, ensure_ascii=False, default=str) + "\n")
+    hint = None if out else "write the report elsewhere with --out FILE"
+    write_atomic(html_path, render_html(run, metrics, show=options.show), hint)
+    write_atomic(json_path, json.dumps(metrics, indent=2, ensure_ascii=False, default=str) + "\n", hint)
     return ReportFiles(html_path, json_path, metrics)

@@ -1,0 +1,169 @@
+"""Writing output files safely: beside the target under a temp name, renamed into place only when
+complete, the temp removed on any error. A disk that fills up or a read-only directory is one
+line naming the file (WriteError, exit 2), never a traceback or a half-written file."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import SynthloomError
+
+__all__ = ["WriteError", "describe_os_error", "write_error", "replacing", "Staging", "remove_quietly",
+           "remove_stale_temps"]
+
+
+class WriteError(SynthloomError):
+    """An output file could not be written (disk full, read-only, permissions); nothing half-written is left."""
+
+    def __init__(self, path: Path, reason: str, hint: str = ""):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"cannot write {path}: {reason}" + (f"; {hint}" if hint else ""))
+
+
+ERRNO_IN_TEXT = re.compile(r"errno[ =]*(\d+)", re.IGNORECASE)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """The reason in words ('No space left on device'), also for pyarrow's OSErrors, which carry
+    the errno only in their text."""
+    number = exc.errno
+    if not number:
+        found = ERRNO_IN_TEXT.search(str(exc))
+        number = int(found.group(1)) if found else None
+    if number:
+        return os.strerror(number)
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+HINTS = {
+    errno.ENOSPC: "free some space and run the same command again",
+    errno.EDQUOT: "free some space and run the same command again",
+}
+
+
+def write_error(path: Path, exc: OSError, hint: str | None = None) -> WriteError:
+    """The one-line error for an OSError met while writing `path`."""
+    reason = describe_os_error(exc)
+    if hint is None:
+        number = exc.errno or next((n for n in HINTS if os.strerror(n) == reason), None)
+        hint = HINTS.get(number, "")
+    return WriteError(path, reason, hint)
+
+
+def temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def remove_quietly(path: Path) -> None:
+    """Remove a file or directory if it is there; a failure (a read-only directory) is not an error."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
+    except OSError:
+        pass
+
+
+@contextmanager
+def replacing(path: str | Path, hint: str | None = None) -> Iterator[Path]:
+    """A temp path beside `path` to write; renamed over `path` when the block ends without an error,
+    removed when it raises. An OSError becomes a WriteError naming `path`."""
+    path = Path(path)
+    tmp = temp_name(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        remove_quietly(tmp)
+        raise write_error(path, exc, hint) from None
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+
+
+class Staging:
+    """Several files written under temp names, renamed into place together by `commit`: a reader
+    sees either every old file or every new one (run.json, renamed last, says the set is complete)."""
+
+    def __init__(self, hint: str | None = None):
+        self.hint = hint
+        self.files: list[tuple[Path, Path]] = []
+
+    def __call__(self, path: str | Path) -> Path:
+        """The temp path to write for `path`."""
+        path = Path(path)
+        tmp = temp_name(path)
+        self.files.append((tmp, path))
+        return tmp
+
+    def commit(self) -> None:
+        for tmp, path in self.files:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise write_error(path, exc, self.hint) from None
+        self.files.clear()
+
+    def discard(self) -> None:
+        for tmp, _ in self.files:
+            remove_quietly(tmp)
+        self.files.clear()
+
+    def failed_path(self, exc: OSError) -> Path:
+        """The file an OSError is about: the one it names, else the one being written (the last
+        staged: files are written one after another, and a failed write() names no file)."""
+        for tmp, path in self.files:
+            if exc.filename in (str(tmp), str(path)):
+                return path
+        if self.files:
+            return self.files[-1][1]
+        return Path(exc.filename or "?")
+
+    @contextmanager
+    def writing(self) -> Iterator["Staging"]:
+        """Commit when the block ends, discard on any error (an OSError becomes a WriteError)."""
+        try:
+            yield self
+            self.commit()
+        except OSError as exc:
+            failed = self.failed_path(exc)
+            self.discard()
+            raise write_error(failed, exc, self.hint) from None
+        except BaseException:
+            self.discard()
+            raise
+
+
+def remove_stale_temps(path: Path) -> None:
+    """What a killed writer of `path` left beside it: `.NAME.tmp-PID` (and its `.arrow` stream), and
+    `.NAME.old-PID` once `path` is back, for every PID that no longer runs."""
+    pattern = glob_escape(path.name)
+    try:
+        siblings = [*path.parent.glob(f".{pattern}.tmp-*"), *(path.parent.glob(f".{pattern}.old-*") if path.exists() else [])]
+    except OSError:
+        return
+    for sibling in siblings:
+        pid = sibling.name.rsplit("-", 1)[-1].removesuffix(".arrow")
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            remove_quietly(sibling)
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
