@@ -15,6 +15,7 @@ import re
 from collections import deque
 from typing import Any, Iterable
 
+from ..errors import ConfigError
 from ..recipe.model import BackendSpec
 from .base import Request, Response, Usage
 
@@ -37,7 +38,12 @@ class FakeBackend:
     @classmethod
     def from_spec(cls, spec: BackendSpec) -> "FakeBackend":
         options = spec.options
-        return cls(model=spec.model or "fake", replies=options.get("replies", ()), latency=float(options.get("latency", 0.0)))
+        latency, replies = options.get("latency", 0.0), options.get("replies", ())
+        if isinstance(latency, bool) or not isinstance(latency, (int, float)) or not 0 <= latency < 3600:
+            raise ConfigError(f"backend.options.latency must be seconds between 0 and 3600, got {latency!r}")
+        if not isinstance(replies, (list, tuple)) or not all(isinstance(r, str) for r in replies):
+            raise ConfigError(f"backend.options.replies must be a list of texts, got {str(replies)[:80]!r}")
+        return cls(model=spec.model or "fake", replies=replies, latency=float(latency))
 
     def enqueue(self, *replies: str | BaseException) -> None:
         """Queue replies; an exception is raised by the call that dequeues it."""

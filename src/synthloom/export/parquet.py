@@ -17,12 +17,31 @@ __all__ = ["write_parquet", "jsonl_to_parquet", "convert_jsonl_to"]
 
 
 def infer_schema(batch: list[dict[str, Any]]) -> pa.Schema:
-    """The batch's schema, with all-null columns typed as strings."""
+    """The batch's schema, with all-null columns typed as strings and empty objects left out."""
     return null_as_string(pa.Table.from_pylist(batch).schema)
 
 
 def null_as_string(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in schema])
+    """All-null columns typed as strings; fields that only ever held `{}` (a struct with no field,
+    which Parquet cannot store) left out, at any depth: dataset.jsonl keeps them."""
+    fields = []
+    for f in schema:
+        kind = pa.string() if pa.types.is_null(f.type) else without_empty_structs(f.type)
+        if kind is not None:
+            fields.append(pa.field(f.name, kind, f.nullable, f.metadata))
+    return pa.schema(fields)
+
+
+def without_empty_structs(kind: pa.DataType) -> pa.DataType | None:
+    """`kind` without struct fields that have no fields of their own; None if nothing is left."""
+    if pa.types.is_struct(kind):
+        fields = [(f, without_empty_structs(f.type)) for f in kind]
+        kept = [pa.field(f.name, sub, f.nullable, f.metadata) for f, sub in fields if sub is not None]
+        return pa.struct(kept) if kept else None
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        item = without_empty_structs(kind.value_type)
+        return None if item is None else (pa.list_(item) if pa.types.is_list(kind) else pa.large_list(item))
+    return kind
 
 
 def write_empty(path: Path) -> None:
@@ -93,6 +112,9 @@ def convert_jsonl_to(src: Path, dst: Path, block_size: int = 4 << 20) -> None:
     table = pa_json.read_json(io.BytesIO(head), parse_options=infer)
     schema = null_as_string(table.schema)
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    if len(schema) != len(table.schema) or not all(
+            a.type.equals(b.type) or pa.types.is_null(b.type) for a, b in zip(schema, table.schema)):
+        table = pa_json.read_json(io.BytesIO(head), parse_options=options)  # without the fields Parquet cannot hold
     with pq.ParquetWriter(dst, schema) as writer:
         writer.write_table(table.cast(schema))
         for chunk in chunks:
