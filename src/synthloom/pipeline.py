@@ -22,7 +22,7 @@ from .record import Record
 from .registry import Registry
 from .sampling import EntityList, Sampler, load_entities, make_sampler
 from .stages.base import Stage, StageContext
-from .templates import TemplateSyntaxProblem
+from .templates import PromptTemplate, TemplateSyntaxProblem
 
 __all__ = ["Pipeline", "build_pipeline", "RESERVED"]
 
@@ -131,14 +131,44 @@ def build_stages(recipe: Recipe, registry: Registry, context: StageContext,
         except ValidationError as exc:
             raise stage_error(exc, recipe, cls.Config, (section, i)) from None
         try:
-            stages.append(((section, i), cls(config, context)))
+            stage = cls(config, context)
+            check_templates(stage, raw)
+            stages.append(((section, i), stage))
         except FieldProblem as problem:
             raise FieldProblem((section, i, *problem.loc), problem.message) from None
         except TemplateSyntaxProblem as exc:
-            where = field_holding(raw, lambda value: value == getattr(exc, "source", None)) or "prompt"
+            where = template_field(raw, getattr(exc, "source", ""))
             line = f" (template line {exc.line})" if exc.line else ""
             raise FieldProblem((section, i, where), f"template syntax error{line}: {exc}") from None
     return stages
+
+
+def check_templates(stage: Stage, raw: dict[str, Any]) -> None:
+    """A template the sandbox refuses for every record (it reads `__class__`) is a recipe error."""
+    for template in templates_of(stage):
+        if template.refused:
+            message, line = template.refused
+            raise FieldProblem((template_field(raw, template.source),), f"template not allowed (template line {line}): {message}")
+
+
+def templates_of(obj: Any) -> list[PromptTemplate]:
+    """The PromptTemplates a stage keeps, as attributes or in lists and dicts of them."""
+    found: list[PromptTemplate] = []
+    for value in getattr(obj, "__dict__", {}).values():
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+        found += [item for item in items if isinstance(item, PromptTemplate)]
+    return found
+
+
+def template_field(raw: dict[str, Any], source: str) -> str:
+    """The config field a template came from: the one equal to it, or one put into it (a judge's
+    `instruction` in its rubric, an item of `include`)."""
+    def part_of(value: Any) -> bool:
+        if isinstance(value, str):
+            return ("{{" in value or "{%" in value) and value in source
+        return isinstance(value, list) and any(part_of(item) for item in value)
+
+    return field_holding(raw, lambda value: value == source) or field_holding(raw, part_of) or "prompt"
 
 
 def stage_error(exc: ValidationError, recipe: Recipe, model: type, where: tuple[str, int]) -> RecipeError:

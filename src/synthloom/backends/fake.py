@@ -122,6 +122,8 @@ def schema_in(response_format: dict[str, Any]) -> dict[str, Any]:
 
 def instance_of(schema: dict[str, Any], tag: str) -> Any:
     """A small deterministic value that satisfies common JSON Schema keywords."""
+    if not isinstance(schema, dict):  # a boolean subschema: true allows anything, false nothing
+        return None if schema is False else "fake"
     if "enum" in schema:
         return schema["enum"][0]
     if "const" in schema:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 from .. import __version__
@@ -33,14 +35,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def one_line(message: str) -> str:
+    """The message with every character Python splits lines at escaped (a key named "a\\fb")."""
+    return message.translate(LINE_BREAKS)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are one line on stderr and exit code 2, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except SynthloomError as exc:
-        print(f"synthloom: error: {exc}", file=sys.stderr)
+        print(f"synthloom: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `synthloom validate R --show 100 | head`: the reader left, which is not an error to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not raise again
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         print("synthloom: interrupted; everything finished so far is saved, re-run the same command to resume", file=sys.stderr)
         return 130

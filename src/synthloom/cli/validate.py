@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError
 
 from ..backends.base import Request
 from ..errors import missing_extra
@@ -56,10 +60,24 @@ def report(args: argparse.Namespace, recipe, registry, pipeline) -> int:
     for index in range(args.show):
         record = pipeline.new_record(index)
         print(f"\n--- record {record.id} slots={record.slots}")
-        request = pipeline.stages[0].render(record)
+        request = render_first(pipeline, recipe, record)
         if not isinstance(request, Request):  # a stage without an LLM call (retrieve)
             print(f"[{pipeline.stages[0].name}] {request}")
             continue
         for message in request.messages:
             print(f"[{message['role']}] {message['content']}")
     return 0
+
+
+def render_first(pipeline, recipe, record) -> Any:
+    """The first stage's request for a record; a prompt that does not render is the recipe's error."""
+    stage = pipeline.stages[0]
+    try:
+        request = stage.render(record)
+    except (TemplateError, ValueError) as exc:
+        where = pipeline.sections[0] if pipeline.sections else ("stages", 0)
+        raise problem_to_error(FieldProblem(where, f"record {record.id} does not render: {exc}"), recipe) from None
+    if inspect.isawaitable(request):  # a check that runs something: nothing to show before generation
+        getattr(request, "close", lambda: None)()
+        return "(a check, run on the generated text)"
+    return request

@@ -7,6 +7,7 @@ import itertools
 from pathlib import Path
 from typing import Any, Iterable
 
+import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
@@ -91,6 +92,34 @@ def jsonl_to_parquet(src: str | Path, dst: str | Path, block_size: int = 4 << 20
 
 
 def convert_jsonl_to(src: Path, dst: Path, block_size: int = 4 << 20) -> None:
+    """Convert a JSON Lines file to exactly `dst`: typed columns when every row agrees on each
+    field's JSON type (`convert_typed`), else every column as text (`convert_as_text`)."""
+    try:
+        convert_typed(src, dst, block_size)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        convert_as_text(src, dst)
+
+
+def convert_as_text(src: Path, dst: Path, batch_size: int = 10_000) -> None:
+    """Every column a string column (text as is, other values as their JSON): for a dataset whose
+    rows disagree about a field's type (a number in one, a string in another). Two passes, flat memory."""
+    columns: dict[str, None] = {}
+    with open(src, "rb") as handle:
+        for line in handle:
+            if line.strip():
+                columns.update(dict.fromkeys(orjson.loads(line)))
+    schema = pa.schema([pa.field(name, pa.string()) for name in columns])
+
+    def text(value: Any) -> str | None:
+        return value if value is None or isinstance(value, str) else orjson.dumps(value).decode()
+
+    with open(src, "rb") as handle, pq.ParquetWriter(dst, schema) as writer:
+        rows = (orjson.loads(line) for line in handle if line.strip())
+        while batch := list(itertools.islice(rows, batch_size)):
+            writer.write_table(pa.table({name: [text(row.get(name)) for row in batch] for name in columns}, schema=schema))
+
+
+def convert_typed(src: Path, dst: Path, block_size: int = 4 << 20) -> None:
     """Convert a JSON Lines file to exactly `dst` with pyarrow's C++ JSON parser (no Python per
     row), a few MB at a time: memory stays flat however long the file (pyarrow's own streaming
     reader grows).

@@ -15,6 +15,9 @@ from .model import Recipe
 
 __all__ = ["load_recipe", "parse_recipe", "FieldProblem", "format_loc"]
 
+MAX_RECIPE_BYTES = 64 << 20
+MAX_VALUES = 1_000_000  # values in a recipe with its YAML aliases expanded (a recipe with 834 words inline has ~900)
+
 
 class FieldProblem(Exception):
     """A problem at a path inside the recipe (e.g. ('stages', 1, 'prompt')), line filled in later."""
@@ -38,13 +41,16 @@ def load_recipe(path: str | Path) -> Recipe:
     """Read, parse and validate a recipe file; raises RecipeError with file:line and field."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:  # not read_bytes(): /dev/zero would fill memory
+            data = handle.read(MAX_RECIPE_BYTES + 1)
     except FileNotFoundError:
         raise RecipeError(str(path), "no such file") from None
     except IsADirectoryError:
         raise RecipeError(str(path), "is a directory, not a recipe file") from None
     except OSError as exc:
         raise RecipeError(str(path), f"cannot read: {exc.strerror}") from None
+    if len(data) > MAX_RECIPE_BYTES:
+        raise RecipeError(str(path), f"is over {MAX_RECIPE_BYTES >> 20} MB, too big for a recipe (put long lists in entity files)")
     if b"\x00" in data:
         raise RecipeError(str(path), "is a binary file, not a YAML recipe")
     try:
@@ -58,16 +64,20 @@ def parse_recipe(text: str, path: str = "<recipe>", base_dir: Path | None = None
     """Parse recipe YAML text; `path` is only used in error messages."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and expanded_size(node, {}) > MAX_VALUES:
+            raise RecipeError(path, f"the recipe expands to over {MAX_VALUES:,} values (YAML aliases repeat what they point at)")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise RecipeError(path, f"invalid YAML: {problem}", line=mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise RecipeError(path, "invalid YAML: nested too deeply") from None
     if node is None or data is None:
         raise RecipeError(path, "the recipe is empty")
     if not isinstance(data, dict):
         raise RecipeError(path, f"a recipe is a mapping of keys (name, entities, slots, stages), not a {yaml_type(data)}", line=1)
-    check_duplicate_keys(node, path)
+    check_duplicate_keys(node, path, set())
     if "base_dir" in data:
         raise RecipeError(path, "base_dir is set from the recipe's location, not in the file", line=line_of(node, ("base_dir",)))
     try:
@@ -83,18 +93,32 @@ def yaml_type(value: Any) -> str:
     return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), type(value).__name__)
 
 
-def check_duplicate_keys(node: yaml.Node, path: str) -> None:
+def expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values the document holds once every alias is expanded (a node shared by
+    aliases counted each time it is used, but walked once)."""
+    if id(node) not in sizes:
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        sizes[id(node)] = 1 + sum(expanded_size(child, sizes) for child in children)
+    return sizes[id(node)]
+
+
+def check_duplicate_keys(node: yaml.Node, path: str, walked: set[int]) -> None:
     """PyYAML silently keeps the last of two equal keys; a recipe author never means that."""
+    if id(node) in walked:  # an alias of a node already checked
+        return
+    walked.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key, value in node.value:
-            if key.value in seen:
+            name = key.value if isinstance(key, yaml.ScalarNode) else id(key)
+            if name in seen:
                 raise RecipeError(path, f"key {key.value!r} appears twice", line=key.start_mark.line + 1)
-            seen.add(key.value)
-            check_duplicate_keys(value, path)
+            seen.add(name)
+            check_duplicate_keys(value, path, walked)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            check_duplicate_keys(item, path)
+            check_duplicate_keys(item, path, walked)
 
 
 def line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
@@ -122,7 +146,12 @@ def validation_error(
     exc: ValidationError, node: yaml.Node | None, path: str, model: type[BaseModel] = Recipe, prefix: tuple[Any, ...] = ()
 ) -> RecipeError:
     """The first pydantic error as one line: file:line: field: message."""
-    err = exc.errors()[0]
+    errors = exc.errors()
+    err = errors[0]
+    union = next((i for i, part in enumerate(err["loc"]) if is_union_tag(part)), None)
+    if union is not None:  # of a union's members, the one the value went furthest into ({file: ...} is an EntityFile)
+        tried = [e for e in errors if e["loc"][:union] == err["loc"][:union]]
+        err = max(tried, key=lambda e: sum(not is_union_tag(part) for part in e["loc"]))
     loc = tuple(p for p in err["loc"] if not is_union_tag(p))
     message = err["msg"]
     if err["type"] == "extra_forbidden":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
@@ -30,6 +32,22 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def check_path(value: str | None) -> str | None:
+    """A file name the OS can open: no NUL character (Python refuses those before the OS sees them)."""
+    if value is not None and "\x00" in value:
+        raise ValueError("a path cannot contain a NUL character")
+    return value
+
+
+def check_json(value: Any) -> Any:
+    """What goes into a request as is must be JSON a request can carry: numbers within 64 bits."""
+    try:
+        orjson.dumps(value)
+    except TypeError as exc:
+        raise ValueError(f"cannot be sent in a request ({exc})") from None
+    return value
+
+
 def check_identifier(value: str) -> str:
     if not NAME_RE.match(value):
         raise ValueError(f"{value!r} is not a valid name (letters, digits, underscore; not starting with a digit)")
@@ -41,13 +59,15 @@ class GenerationParams(Strict):
 
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    max_tokens: int | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, gt=0, lt=2**31)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     stop: list[str] = Field(default_factory=list)
-    seed: int | None = Field(None, description="fixed seed for every record; default: derived per record")
+    seed: int | None = Field(None, ge=0, lt=2**32, description="fixed seed for every record; default: derived per record")
     extra: dict[str, Any] = Field(default_factory=dict, description="passed to the backend as is")
     backend: str | None = Field(None, description="a name from the recipe's `backends`; default: `backend`")
+
+    _check_extra = field_validator("extra")(check_json)
 
     def merged_over(self, defaults: "GenerationParams") -> "GenerationParams":
         """These params, with unset fields taken from `defaults`."""
@@ -100,6 +120,8 @@ class EntityFile(Strict):
 
     file: str
 
+    _check_path = field_validator("file")(check_path)
+
 
 class WeightedItems(Strict):
     """Items with relative weights, for the weighted sampler."""
@@ -131,6 +153,8 @@ class TopicTree(Strict):
     params: "GenerationParams" = Field(default_factory=lambda: GenerationParams(temperature=0.7, max_tokens=200))
     file: str | None = Field(None, description="a saved tree (JSON) to use instead of generating one")
 
+    _check_path = field_validator("file")(check_path)
+
 
 class TreeEntity(Strict):
     """The `{tree: {...}}` form of an entity list."""
@@ -157,6 +181,8 @@ class CorpusSpec(Strict):
     path: str = Field(min_length=1, description="a directory made by `synthloom ingest`, or documents (relative to the recipe)")
     chunk_tokens: int = Field(256, ge=16, le=8192, description="token budget of a chunk, when ingesting documents")
     overlap: int = Field(32, ge=0, description="tokens shared by neighbouring chunks, when ingesting documents")
+
+    _check_path = field_validator("path")(check_path)
 
     @model_validator(mode="before")
     @classmethod
@@ -210,6 +236,17 @@ class Recipe(Strict):
     stages: list[StageSpec] = Field(min_length=1)
     curate: list[StageSpec] = Field(default_factory=list, description="checks, filters, judges and dedup after the stages")
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True, description="where relative files are")
+
+    @field_validator("name")
+    @classmethod
+    def name_is_a_file_name(cls, value: str) -> str:
+        """The name makes record ids and the default output directory (runs/NAME): one plain file name."""
+        bad = next((c for c in value if c in "/\\" or unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+        if not value.strip() or value.strip(".") == "" or bad is not None or len(value) > 200:
+            why = (f"the character {bad!r}" if bad is not None else "over 200 characters" if len(value) > 200
+                   else "only dots" if value.strip() else "empty")
+            raise ValueError(f"{value[:40]!r} cannot name a run ({why}): use letters, digits, '-' and '_'")
+        return value
 
     @field_validator("entities", "slots")
     @classmethod

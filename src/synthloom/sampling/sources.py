@@ -10,7 +10,7 @@ from pathlib import Path
 from ..recipe.load import FieldProblem
 from ..recipe.model import ChunksEntity, EntityFile, Recipe, TreeEntity, WeightedItems
 
-__all__ = ["EntityList", "load_entities", "read_items"]
+__all__ = ["EntityList", "load_entities", "read_items", "read_bytes_limited"]
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,21 @@ class EntityList:
     weights: tuple[float, ...] | None = None
 
 
+MAX_FILE_BYTES = 256 << 20
+
+
+def read_bytes_limited(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """A file's bytes, refusing one bigger than `limit` (or endless, like /dev/zero) before it fills memory."""
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"is over {limit >> 20} MB, too big for an entity list")
+    return data
+
+
 def read_items(path: Path) -> list[str]:
     """One item per line; blank lines and lines starting with '#' are skipped."""
-    data = path.read_bytes()
+    data = read_bytes_limited(path)
     if b"\x00" in data:
         raise ValueError("is a binary file, not a text list")
     text = data.decode("utf-8")
@@ -32,7 +44,7 @@ def read_items(path: Path) -> list[str]:
 
 
 def tree_entity_items(recipe: Recipe, name: str, spec: TreeEntity, generated: dict[str, list[str]] | None) -> list[str]:
-    from ..stages.topic_tree import load_tree, tree_items
+    from ..stages.topic_tree import check_tree_prompt, load_tree, tree_items
 
     if spec.tree.file:
         path = (recipe.base_dir / spec.tree.file).resolve()
@@ -40,8 +52,14 @@ def tree_entity_items(recipe: Recipe, name: str, spec: TreeEntity, generated: di
             return tree_items(load_tree(path), spec.tree.use)
         except FileNotFoundError:
             raise FieldProblem(("entities", name, "tree", "file"), f"file not found: {path}") from None
-        except ValueError as exc:
+        except IsADirectoryError:
+            raise FieldProblem(("entities", name, "tree", "file"), f"is a directory: {path}") from None
+        except (ValueError, OSError) as exc:
             raise FieldProblem(("entities", name, "tree", "file"), f"{path}: {exc}") from None
+    try:
+        check_tree_prompt(spec.tree)
+    except ValueError as exc:
+        raise FieldProblem(("entities", name, "tree", "prompt"), str(exc)) from None
     if generated and name in generated:
         return generated[name]
     return [f"<{name}: grown from the topic tree at run time>"]
@@ -75,6 +93,15 @@ def chunk_items(recipe: Recipe, name: str, spec: ChunksEntity, corpus: Any) -> l
     return items
 
 
+def check_one_shape(name: str, items: list[Any]) -> None:
+    """A list is all texts or all mappings: a slot's values are one column of the dataset."""
+    for i, item in enumerate(items):
+        if isinstance(item, dict) != isinstance(items[0], dict):
+            first, this = ("a mapping", "text") if isinstance(items[0], dict) else ("text", "a mapping")
+            raise FieldProblem(("entities", name, i), f"item {i} is {this}, but the list's first item is {first}: "
+                               "a list holds texts or mappings, not both")
+
+
 def load_entities(recipe: Recipe, generated: dict[str, list[str]] | None = None,
                   loaded: dict[str, EntityList] | None = None, corpus: Any = None) -> dict[str, EntityList]:
     """Resolve every entity list of the recipe; raises FieldProblem naming the list.
@@ -106,6 +133,7 @@ def load_entities(recipe: Recipe, generated: dict[str, list[str]] | None = None,
         elif isinstance(spec, WeightedItems):
             entity = EntityList(name, tuple(spec.weights), tuple(spec.weights.values()))
         else:
+            check_one_shape(name, spec)
             entity = EntityList(name, unique(clean(item) for item in spec))
         if not entity.items:
             raise FieldProblem(("entities", name), "the list is empty")

@@ -10,12 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backends.base import Message, Request, Response
 from ..record import Record, Rejected
-from ..recipe.model import GenerationParams, check_identifier
+from ..recipe.model import GenerationParams, check_identifier, check_json
 from ..templates import PromptTemplate
 from .base import ParseResult, StageContext
 from .common import RequestMaker, chat, fingerprint_of
 
 __all__ = ["GenerateStage", "GenerateConfig"]
+
+MAX_JSON_DEPTH = 64
 
 
 class GenerateConfig(BaseModel):
@@ -43,6 +45,9 @@ class GenerateConfig(BaseModel):
                 jsonschema.Draft202012Validator.check_schema(value)
             except jsonschema.SchemaError as exc:
                 raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+            except RecursionError:
+                raise ValueError("not a valid JSON Schema: nested too deeply") from None
+            check_json(value)  # it goes into every request (response_format)
         return value
 
     _check_name = field_validator("name")(check_identifier)
@@ -106,11 +111,26 @@ class GenerateStage:
             value = json.loads(strip_fences(text), strict=False)  # raw newlines inside strings are fine
         except ValueError as exc:
             return None, f"not JSON ({exc})"
+        except RecursionError:
+            return None, f"not JSON this program can read (nested over {MAX_JSON_DEPTH} levels deep)"
+        if depth_over(value, MAX_JSON_DEPTH):  # the store and the exports could not write it
+            return None, f"nested over {MAX_JSON_DEPTH} levels deep"
         error = next(iter(sorted(self.validator.iter_errors(value), key=str)), None)  # type: ignore[union-attr]
         if error is not None:
             where = "/".join(map(str, error.absolute_path)) or "the top level"
             return None, f"at {where}: {error.message}"
         return value, None
+
+
+def depth_over(value: Any, limit: int) -> bool:
+    """Whether JSON arrays and objects nest more than `limit` levels (without recursing that deep)."""
+    level = [value]
+    for _ in range(limit + 1):
+        level = [child for item in level if isinstance(item, (dict, list))
+                 for child in (item.values() if isinstance(item, dict) else item)]
+        if not level:
+            return False
+    return True
 
 
 def strip_fences(text: str) -> str:

@@ -13,14 +13,16 @@ import re
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from jinja2 import TemplateError
+
 from ..backends.base import Request, Response
 from ..record import Record
 from ..recipe.model import TopicTree
-from ..templates import PromptTemplate
+from ..templates import PromptTemplate, TemplateSyntaxProblem
 from .base import StageContext
 from .common import RequestMaker
 
-__all__ = ["grow_tree", "tree_items", "parse_subtopics", "load_tree", "save_tree"]
+__all__ = ["grow_tree", "tree_items", "parse_subtopics", "load_tree", "save_tree", "check_tree_prompt"]
 
 CallAll = Callable[[list[Request]], Awaitable[list[Response | None]]]
 STOPWORDS = frozenset({"the", "a", "an", "and", "of", "in", "on", "to", "for", "its", "with"})
@@ -66,21 +68,51 @@ def near(a: str, b: str, context: set[str], similarity: float) -> bool:
     return len(wa & wb) / max(1, len(wa | wb)) >= similarity
 
 
+MAX_TREE_BYTES = 64 << 20
+PROMPT_VARIABLES = frozenset({"path", "topic", "degree"})
+
+
+def check_tree_prompt(spec: TopicTree) -> PromptTemplate:
+    """The tree's prompt, compiled and rendered for the root: its errors are the recipe's, found
+    before any request (ValueError with the reason)."""
+    try:
+        prompt = PromptTemplate(spec.prompt)
+    except TemplateSyntaxProblem as exc:
+        raise ValueError(f"template syntax error{f' (template line {exc.line})' if exc.line else ''}: {exc}") from None
+    if prompt.refused:
+        raise ValueError(f"template not allowed (template line {prompt.refused[1]}): {prompt.refused[0]}")
+    unknown = sorted(prompt.variables - PROMPT_VARIABLES)
+    if unknown:
+        raise ValueError(f"template uses {{{{ {unknown[0]} }}}}; a tree prompt sees only path, topic and degree")
+    try:
+        prompt.render(prompt_values(spec, [spec.root]))
+    except (TemplateError, ValueError) as exc:
+        raise ValueError(f"does not render for the root topic: {exc}") from None
+    return prompt
+
+
+def prompt_values(spec: TopicTree, path: list[str]) -> dict[str, Any]:
+    return {"path": path, "topic": path[-1], "degree": spec.degree}
+
+
 async def grow_tree(spec: TopicTree, context: StageContext, call_all: CallAll) -> dict[str, Any]:
     """Ask for subtopics of every node of a level at once, `depth` levels deep."""
     maker = RequestMaker.for_stage("topic_tree", spec.params, context)
-    prompt = PromptTemplate(spec.prompt)
+    prompt = check_tree_prompt(spec)
     root: dict[str, Any] = {"topic": spec.root, "children": []}
     level: list[tuple[dict[str, Any], list[str]]] = [(root, [spec.root])]
     for depth in range(spec.depth):
-        requests = [
-            maker.request([{"role": "user", "content": prompt.render({"path": path, "topic": node["topic"], "degree": spec.degree})}],
-                          Record(0, "tree", {}), "node", " > ".join(path))
-            for node, path in level
-        ]
+        asked, requests = [], []
+        for node, path in level:
+            try:  # a subtopic the LLM named can still break a prompt (one too long): that node stays a leaf
+                content = prompt.render(prompt_values(spec, path))
+            except (TemplateError, ValueError):
+                continue
+            asked.append((node, path))
+            requests.append(maker.request([{"role": "user", "content": content}], Record(0, "tree", {}), "node", " > ".join(path)))
         responses = await call_all(requests)
         next_level = []
-        for (node, path), response in zip(level, responses):
+        for (node, path), response in zip(asked, responses):
             if response is None:
                 continue  # that node stays a leaf; the failure is in the store
             for topic in parse_subtopics(response.text, node["topic"], spec.degree, spec.similarity):
@@ -109,10 +141,31 @@ def tree_items(tree: dict[str, Any], use: str) -> list[str]:
 
 
 def load_tree(path: Path) -> dict[str, Any]:
-    tree = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(tree, dict) or "topic" not in tree:
-        raise ValueError('a topic tree is an object {"topic": ..., "children": [...]}')
+    """A saved (or hand-edited) tree; ValueError says what is wrong with it."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_TREE_BYTES + 1)
+    if len(data) > MAX_TREE_BYTES:
+        raise ValueError(f"is over {MAX_TREE_BYTES >> 20} MB, too big for a topic tree")
+    try:
+        tree = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"is not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("is nested too deeply to be a topic tree") from None
+    check_node(tree, "the tree")
     return tree
+
+
+def check_node(node: Any, where: str, depth: int = 0) -> None:
+    shape = 'a topic tree is an object {"topic": "...", "children": [...]}, and so is every child'
+    if depth > 50:
+        raise ValueError(f"{where} is more than 50 levels deep")
+    if not isinstance(node, dict) or not isinstance(node.get("topic"), str) or not isinstance(node.get("children", []), list):
+        raise ValueError(f"{shape} ({where} is not)")
+    for i, child in enumerate(node.get("children") or []):
+        check_node(child, f"child {i} of {node['topic']!r}", depth + 1)
 
 
 def save_tree(tree: dict[str, Any], path: Path) -> None:
