@@ -17,7 +17,8 @@ from .cost.budget import Budget, BudgetReached
 from .cost.prices import PriceTable
 from .errors import ConfigError, missing_extra
 from .export.run_files import export_run, grounding_summary, without_credentials
-from .limits import LimitSettings, OutageTooLong
+from .limits import LimitSettings
+from .outage import OutageTooLong
 from .pipeline import Pipeline, build_pipeline
 from .recipe.load import FieldProblem, load_recipe, problem_to_error
 from .recipe.model import BackendSpec, Recipe, TopicTree, TreeEntity

@@ -22,8 +22,8 @@ from jinja2 import TemplateError
 
 from .backends.base import AuthFailed, Backend, BackendError, RateLimited, Request, Response
 from .cost.budget import Budget, BudgetReached
-from .limits import (MAX_OUTAGE, OUTAGE_AFTER, OUTAGE_AFTER_MAX, AdaptiveConcurrency, ConcurrencyFigures, LimitSettings,
-                     OutageGuard, OutageTooLong, RateLimit)
+from .limits import AdaptiveConcurrency, ConcurrencyFigures, LimitSettings, RateLimit
+from .outage import MAX_OUTAGE, OUTAGE_AFTER, OUTAGE_AFTER_MAX, OutageGuard, OutageTooLong
 from .pipeline import Pipeline
 from .record import Record, Rejected
 from .stages.base import Stage
