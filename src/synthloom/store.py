@@ -7,6 +7,7 @@ failures with their reason. Schema changes go in MIGRATIONS, applied by PRAGMA u
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import orjson
 import os
@@ -319,11 +320,9 @@ class RunLock:
             holder = os.read(self.fd, 32).decode(errors="replace").strip() or "?"
             os.close(self.fd)
             raise ConfigError(f"{self.path.parent} is in use by another synthloom run (pid {holder})") from None
-        try:
+        with contextlib.suppress(OSError):  # the pid is for the message above; a full disk does not stop the lock
             os.ftruncate(self.fd, 0)
             os.write(self.fd, str(os.getpid()).encode())
-        except OSError:
-            pass  # the pid is for the message above; a full disk does not stop the lock from holding
         return self
 
     def __exit__(self, *exc: object) -> None:
