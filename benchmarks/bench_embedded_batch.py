@@ -4,7 +4,9 @@ Three sides, the same rendered prompts, seeds and params, each side in a fresh p
 round (llama.cpp's CPU thread pool is per process), rounds interleaved and the sides' order
 rotated, so a busy neighbour hurts all three alike; per-round ratios, then their median:
 
-  direct     llama-cpp-python as a user calls it: one Llama, create_chat_completion per prompt
+  direct     llama-cpp-python as a user calls it: one Llama, create_chat_completion per prompt,
+             with flash attention on as the embedded backend has it (the goal's baseline)
+  direct_default  the same with llama-cpp-python's defaults (flash attention off), for reference
   unbatched  EmbeddedBackend(parallel=1), `concurrency` requests in flight (served one at a time)
   batched    EmbeddedBackend(parallel=P), `concurrency` requests in flight, decoded together
 
@@ -31,7 +33,7 @@ from pathlib import Path
 from synthloom.backends.base import Request
 from synthloom.backends.embedded import EmbeddedBackend, default_model_path
 
-SIDES = ("direct", "unbatched", "batched")
+SIDES = ("direct", "unbatched", "batched", "direct_default")
 TOPICS = ["cats", "dogs", "rain", "trains", "bread", "stars", "rivers", "kites", "volcanoes", "libraries", "bees",
           "lighthouses", "chess", "glaciers", "markets", "owls"]
 
@@ -42,10 +44,11 @@ def rendered_requests(n: int, max_tokens: int) -> list[Request]:
                     temperature=0.8, max_tokens=max_tokens, seed=1000 + i) for i in range(n)]
 
 
-def direct(requests: list, n_threads: int) -> tuple[int, float]:
+def direct(requests: list, n_threads: int, flash_attn: bool) -> tuple[int, float]:
     from llama_cpp import Llama
 
-    llama = Llama(str(default_model_path()), n_ctx=2048, n_threads=n_threads, n_batch=512, verbose=False)
+    llama = Llama(str(default_model_path()), n_ctx=2048, n_threads=n_threads, n_batch=512, flash_attn=flash_attn,
+                  verbose=False)
     start, tokens = time.perf_counter(), 0
     for req in requests:
         out = llama.create_chat_completion(messages=list(req.messages), temperature=req.temperature,
@@ -108,8 +111,8 @@ def determinism(args: argparse.Namespace) -> None:
 
 def one_side(side: str, n: int, max_tokens: int, parallel: int, concurrency: int) -> None:
     requests = rendered_requests(n, max_tokens)
-    if side == "direct":
-        tokens, seconds = direct(requests, os.cpu_count() or 1)
+    if side.startswith("direct"):
+        tokens, seconds = direct(requests, os.cpu_count() or 1, flash_attn=side == "direct")
     else:
         tokens, seconds = asyncio.run(embedded(requests, parallel if side == "batched" else 1, concurrency))
     print(json.dumps({"tokens": tokens, "seconds": seconds}))
@@ -159,7 +162,7 @@ def main() -> int:
           f"{args.parallel}, concurrency {args.concurrency}; {os.cpu_count()} cores", flush=True)
     rounds: list[dict[str, dict]] = []
     for number in range(args.rounds):
-        order = SIDES[number % 3:] + SIDES[: number % 3]
+        order = SIDES[number % len(SIDES):] + SIDES[: number % len(SIDES)]
         result = {side: measure(side, args) for side in order}
         rounds.append(result)
         print(f"round {number + 1}: " + "; ".join(
@@ -167,7 +170,8 @@ def main() -> int:
             for side in SIDES), flush=True)
     ratio = {name: statistics.median(r[a]["rate"] / r[b]["rate"] for r in rounds)
              for name, a, b in (("batched/direct", "batched", "direct"), ("batched/unbatched", "batched", "unbatched"),
-                                ("unbatched/direct", "unbatched", "direct"))}
+                                ("unbatched/direct", "unbatched", "direct"),
+                                ("batched/direct_default", "batched", "direct_default"))}
     rates = {side: statistics.median(r[side]["rate"] for r in rounds) for side in SIDES}
     others = [r[side]["others"] for r in rounds for side in SIDES]
     print(f"\n| side | tokens/s (median of {args.rounds}) |\n| --- | ---: |")

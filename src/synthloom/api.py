@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from typing import Any, Callable
 
 from .backends.base import AuthFailed, Backend
+from .backends.options import OptionError
 from .cost.budget import Budget, BudgetReached
 from .cost.prices import PriceTable
 from .errors import ConfigError, missing_extra
@@ -61,8 +62,10 @@ def resolve_backend_spec(recipe: Recipe, **overrides: Any) -> BackendSpec:
     """The recipe's backend with command-line overrides (None means keep the recipe's)."""
     data = recipe.backend.model_dump()
     data.update({k: v for k, v in overrides.items() if v is not None})
-    if overrides.get("kind") and overrides["kind"] != recipe.backend.kind and overrides.get("model") is None:
-        data["model"] = None  # a model name for one backend means nothing to another
+    if overrides.get("kind") and overrides["kind"] != recipe.backend.kind:
+        data["options"] = {}  # neither a model name nor options for one backend mean anything to another
+        if overrides.get("model") is None:
+            data["model"] = None
     try:
         return BackendSpec(**data)
     except ValidationError as exc:
@@ -285,6 +288,8 @@ def make_backend(backend: BackendSpec | Backend, registry: Registry, recipe: Rec
         return registry.make_backend(backend), backend
     except KeyError as exc:
         raise problem_to_error(FieldProblem((*loc, "kind"), exc.args[0]), recipe) from None
+    except OptionError as exc:
+        raise problem_to_error(FieldProblem((*loc, "options", *exc.option), exc.detail), recipe) from None
     except ConfigError as exc:
         if loc == ("backend",):
             raise

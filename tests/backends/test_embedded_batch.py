@@ -29,8 +29,8 @@ def complete_all(backend_args, batches):
         try:
             results = [await asyncio.gather(*(backend.complete(r) for r in batch)) for batch in batches]
             counts = [await backend.count_prompt_tokens(r) for r in batches[0]]
-            moves = backend._engine.moves if backend._engine else 0
-            return results, counts, moves
+            engine = backend._engine
+            return results, counts, (engine.moves, engine.copies) if engine else (0, 0)
         finally:
             await backend.close()
 
@@ -64,9 +64,10 @@ def test_same_seed_same_text_whatever_shares_the_batch():
 @pytest.mark.parametrize("temperature", [0.0, 0.8])
 def test_batched_text_equals_the_unbatched_path(temperature):
     reqs = requests(temperature)
-    (batched,), _, moves = complete_all({"parallel": 4}, [reqs])
+    (batched,), _, (moves, copies) = complete_all({"parallel": 4}, [reqs])
     (unbatched,), _, _ = complete_all({"parallel": 1}, [reqs])
     assert moves > 0, "no sequence was moved down a slot: the copy was not exercised"
+    assert 0 < copies < len(reqs), "every sequence copied the preamble: slots did not keep it"
     assert [r.to_dict() for r in batched] == [r.to_dict() for r in unbatched]
 
 
@@ -125,3 +126,33 @@ def test_cancelled_request_frees_its_slot():
 
     doomed, done, admitted = asyncio.run(go())
     assert doomed.cancelled() and all(r.text for r in done) and admitted == []
+
+
+def test_a_kept_preamble_is_only_reused_by_the_same_preamble():
+    """Slots keep the chat template's preamble between sequences; another system prompt must not start from it."""
+    plain = requests()[:4]
+    system = [Request(({"role": "system", "content": "You answer like a pirate."}, *r.messages), temperature=r.temperature,
+                      max_tokens=r.max_tokens, stop=r.stop, seed=r.seed) for r in plain]
+    batches = [plain, system, plain, system[:1] + plain[1:2]]
+    batched, _, (_, copies) = complete_all({"parallel": 2}, batches)
+    unbatched, _, _ = complete_all({"parallel": 1}, batches)
+    assert [[r.to_dict() for r in b] for b in batched] == [[r.to_dict() for r in b] for b in unbatched]
+    assert [r.text for r in batched[0]] != [r.text for r in batched[1]]
+    assert copies < sum(map(len, batches))
+
+
+def test_flash_attention_is_an_option_of_both_paths():
+    """On by default (faster on CPU too: bench_embedded_batch.py); both contexts use the same kernels."""
+    import llama_cpp
+
+    async def go(options):
+        backend = EmbeddedBackend.from_spec(BackendSpec(kind="embedded", options={"parallel": 2, **options}))
+        await backend.start()
+        try:
+            return backend._llama.context_params.flash_attn_type, backend._engine.ctx.params.flash_attn_type
+        finally:
+            await backend.close()
+
+    on, off = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED, llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+    assert asyncio.run(go({})) == (on, on)
+    assert asyncio.run(go({"flash_attn": False})) == (off, off)

@@ -56,3 +56,14 @@ def test_tree_from_a_file(tmp_path):
     rows, summary = run(tmp_path / "o", str(recipe), n=3)
     assert sorted(r["topic"] for r in rows) == tree_items(TREE, "paths")
     assert summary["this_run"]["requests_sent"] == 3
+
+
+def test_long_subtopic_lines_keep_their_leading_phrase():
+    """SmolLM2 writes a sentence per subtopic; its head is the subtopic (this reply used to give an empty tree)."""
+    reply = ('Here are three distinct, specific subtopics of the topic "Philosophy":\n\n'
+             "1. The nature of knowledge and its role in shaping our understanding of reality.\n"
+             "2. The ethics of philosophy in relation to scientific knowledge and the role of science.\n"
+             "3. The human limitations and the role of philosophy in exploring the boundaries of knowledge.")
+    assert parse_subtopics(reply, "Philosophy", 3, 0.85) == [
+        "The nature of knowledge", "The ethics of philosophy", "The human limitations"]
+    assert parse_subtopics("Ethics and politics", "Philosophy", 3, 0.85) == ["Ethics and politics"]

@@ -27,10 +27,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
 from .base import BadResponse, ContextTooLong, Request, Response, Usage
 from .llama_batch import BatchEngine, Generation, GenerationJob, SamplingParams
+from .options import BackendOptions, parse_options
 from .schema import grammar_friendly
 
 __all__ = ["EmbeddedBackend", "default_model_path"]
@@ -39,6 +42,16 @@ SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_PARALLEL = 1  # opt in with backend.options.parallel (8 measured 1.86x); the default stays the unbatched path
 ENGINE_SLICE = 0.1  # seconds of batched decoding before other calls queued on the llama thread may run
+
+
+class EmbeddedOptions(BackendOptions):
+    """backend.options of the embedded backend (docs/recipes.md, docs/scaling.md)."""
+
+    n_ctx: int = Field(2048, ge=64, le=1 << 20, description="context per sequence, in tokens")
+    n_threads: int | None = Field(None, ge=1, le=1024, description="llama.cpp threads (default: all cores)")
+    n_batch: int = Field(512, ge=1, le=1 << 16, description="tokens per llama_decode while reading a prompt")
+    parallel: int = Field(DEFAULT_PARALLEL, ge=1, le=256, description="sequences decoded together in one batch")
+    flash_attn: bool = Field(True, description="llama.cpp's flash attention kernels (faster on CPU too)")
 
 
 def default_model_path() -> Path:
@@ -62,13 +75,14 @@ class EmbeddedBackend:
     name = "embedded"
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = 2048, n_threads: int | None = None,
-                 n_batch: int = 512, parallel: int = DEFAULT_PARALLEL):
+                 n_batch: int = 512, parallel: int = DEFAULT_PARALLEL, flash_attn: bool = True):
         self.model_path = Path(model_path) if model_path else None
         self.model_id = self.model_path.name if self.model_path else SMOLLM2_FILE
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
         self.n_batch = n_batch
         self.parallel = max(1, parallel)
+        self.flash_attn = flash_attn
         self._llama: Any = None
         self._engine: BatchEngine | None = None
         self._driver: asyncio.Task | None = None
@@ -79,14 +93,8 @@ class EmbeddedBackend:
 
     @classmethod
     def from_spec(cls, spec: BackendSpec) -> "EmbeddedBackend":
-        options = spec.options
-        return cls(
-            model_path=spec.model,
-            n_ctx=int(options.get("n_ctx", 2048)),
-            n_threads=options.get("n_threads"),
-            n_batch=int(options.get("n_batch", 512)),
-            parallel=int(options.get("parallel", DEFAULT_PARALLEL)),
-        )
+        options = parse_options(EmbeddedOptions, spec.options)
+        return cls(model_path=spec.model, **options.model_dump())
 
     async def start(self) -> None:
         if self._llama is None:
@@ -114,7 +122,8 @@ class EmbeddedBackend:
         if not path.is_file():
             raise ConfigError(f"model file not found: {path} (backend.model)")
         try:
-            llama = Llama(str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, n_batch=self.n_batch, verbose=False)
+            llama = Llama(str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, n_batch=self.n_batch,
+                          flash_attn=self.flash_attn, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ConfigError(f"cannot load {path} as a GGUF model: {exc}") from None
         self._formatter = chat_formatter(llama)

@@ -15,13 +15,22 @@ import re
 from collections import deque
 from typing import Any, Iterable
 
-from ..errors import ConfigError
+from pydantic import Field
+
 from ..recipe.model import BackendSpec
 from .base import Request, Response, Usage
+from .options import BackendOptions, parse_options
 
 __all__ = ["FakeBackend"]
 
 REMEMBERED = 10_000
+
+
+class FakeOptions(BackendOptions):
+    """backend.options of the fake backend."""
+
+    latency: float = Field(0.0, ge=0, lt=3600, description="seconds each answer waits")
+    replies: list[str] = Field(default_factory=list, description="texts to answer with, in order, before echoing")
 
 
 class FakeBackend:
@@ -37,13 +46,8 @@ class FakeBackend:
 
     @classmethod
     def from_spec(cls, spec: BackendSpec) -> "FakeBackend":
-        options = spec.options
-        latency, replies = options.get("latency", 0.0), options.get("replies", ())
-        if isinstance(latency, bool) or not isinstance(latency, (int, float)) or not 0 <= latency < 3600:
-            raise ConfigError(f"backend.options.latency must be seconds between 0 and 3600, got {latency!r}")
-        if not isinstance(replies, (list, tuple)) or not all(isinstance(r, str) for r in replies):
-            raise ConfigError(f"backend.options.replies must be a list of texts, got {str(replies)[:80]!r}")
-        return cls(model=spec.model or "fake", replies=replies, latency=float(latency))
+        options = parse_options(FakeOptions, spec.options)
+        return cls(model=spec.model or "fake", replies=options.replies, latency=options.latency)
 
     def enqueue(self, *replies: str | BaseException) -> None:
         """Queue replies; an exception is raised by the call that dequeues it."""

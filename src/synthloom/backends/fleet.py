@@ -14,9 +14,21 @@ import time
 import urllib.parse
 from typing import Any, Callable, Sequence
 
-__all__ = ["Endpoint", "Fleet", "split_urls", "display_url", "split_credentials"]
+from pydantic import Field
+
+from .options import BackendOptions
+
+__all__ = ["Endpoint", "Fleet", "FleetOptions", "split_urls", "display_url", "split_credentials"]
 
 Clock = Callable[[], float]
+
+
+class FleetOptions(BackendOptions):
+    """backend.options of the openai backend: its connection pool and how long a dead endpoint rests."""
+
+    max_connections: int = Field(256, ge=1, le=100_000, description="open connections, over all endpoints")
+    cooldown: float = Field(1.0, gt=0, le=3600, description="seconds a failing endpoint is left alone at first")
+    max_cooldown: float = Field(30.0, gt=0, le=86_400, description="the cooldown doubles up to this")
 
 
 class Endpoint:

@@ -19,7 +19,8 @@ import orjson
 
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
-from .fleet import Endpoint, Fleet, display_url, split_credentials, split_urls
+from .fleet import Endpoint, Fleet, FleetOptions, display_url, split_credentials, split_urls
+from .options import parse_options
 from .schema import grammar_friendly
 from .tokenize import ServerTokenizer, loads_or_none
 from .base import (
@@ -103,9 +104,7 @@ class OpenAIBackend:
             base_url=urls,
             api_key=os.environ.get(spec.api_key_env) or None,
             timeout=spec.timeout,
-            max_connections=int(spec.options.get("max_connections", 256)),
-            cooldown=float(spec.options.get("cooldown", 1.0)),
-            max_cooldown=float(spec.options.get("max_cooldown", 30.0)),
+            **parse_options(FleetOptions, spec.options).model_dump(),
         )
 
     def __repr__(self) -> str:  # never show the key

@@ -38,7 +38,7 @@ def parse_subtopics(text: str, parent: str, degree: int, similarity: float) -> l
         if line.rstrip().endswith(":") or line.strip().lower().startswith(PREAMBLES):
             continue  # "Here are three subtopics of ...:" introduces the list, it is not in it
         topic = BULLET.sub("", line).strip().strip("\"'*").rstrip(".:;,").strip()
-        topic = topic.split(" - ")[0].split(": ")[0].strip() if len(topic) > 60 else topic
+        topic = head_of(topic, listed=BULLET.match(line) is not None)
         if not topic or len(topic) > 80 or len(topic.split()) > 10:
             continue
         if not words_of(topic) - context or any(near(topic, other, context, similarity) for other in kept):
@@ -47,6 +47,22 @@ def parse_subtopics(text: str, parent: str, degree: int, similarity: float) -> l
         if len(kept) == degree:
             break
     return kept
+
+
+CLAUSE = re.compile(r" - | – |: |; |, | \(| and | in | with | that | which | through | as ", re.IGNORECASE)
+
+
+def head_of(topic: str, listed: bool) -> str:
+    """A long line's subtopic: before " - " or ": "; for a list item, its leading noun phrase (small
+    models write "1. The nature of knowledge and its role in shaping ..."). Short lines stay whole."""
+    if len(topic) > 60:
+        topic = topic.split(" - ")[0].split(": ")[0].strip()
+    while listed and (len(topic) > 60 or len(topic.split()) > 8):
+        cut = next((m.start() for m in CLAUSE.finditer(topic) if len(topic[: m.start()].split()) >= 2), None)
+        if cut is None:
+            break
+        topic = topic[:cut].strip()
+    return topic
 
 
 def stem(word: str) -> str:
