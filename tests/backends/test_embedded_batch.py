@@ -78,7 +78,7 @@ def test_parallel_one_is_the_unbatched_path():
         assert backend._engine is None
     finally:
         asyncio.run(backend.close())
-    assert EmbeddedBackend.from_spec(BackendSpec(kind="embedded")).parallel == 1
+    assert EmbeddedBackend.from_spec(BackendSpec(kind="embedded")).parallel == 8
 
 
 def test_prompt_too_long_for_a_slot_is_a_typed_error_and_the_others_finish():
