@@ -143,6 +143,7 @@ async def run_async(
     llm, spec = make_backend(backend or recipe.backend, registry, recipe)
     named = {name: make_backend(other, registry, recipe, ("backends", name))[0] for name, other in recipe.backends.items()}
     backends = {DEFAULT: llm, **named}
+    fit_in_flight(backends.values(), options or RunOptions())
     models = {name: b.model_id for name, b in named.items()}
     limits = {DEFAULT: limit_settings(spec), **{name: limit_settings(other) for name, other in recipe.backends.items()}}
     try:
@@ -294,6 +295,16 @@ def make_backend(backend: BackendSpec | Backend, registry: Registry, recipe: Rec
         if loc == ("backend",):
             raise
         raise ConfigError(f"backends.{loc[-1]}: {exc}") from None
+
+
+def fit_in_flight(backends: Any, options: RunOptions) -> None:
+    """Tell backends that size themselves by the requests in flight (the embedded backend's
+    `parallel` slots) how many this run can have: no more than --concurrency, 1 if --sequential."""
+    in_flight = 1 if options.sequential else options.concurrency
+    for backend in backends:
+        fit = getattr(backend, "fit_in_flight", None)
+        if fit is not None:
+            fit(in_flight)
 
 
 def limit_settings(spec: BackendSpec) -> LimitSettings:

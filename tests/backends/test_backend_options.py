@@ -74,3 +74,17 @@ def test_option_error_from_code_is_a_config_error():
 
     with pytest.raises(OptionError, match=r"^backend.options.parallel: input should be a valid integer"):
         EmbeddedBackend.from_spec(BackendSpec(kind="embedded", options={"parallel": "8"}))
+
+
+def test_embedded_slots_are_capped_by_the_requests_a_run_can_have_in_flight():
+    """--concurrency 3 cannot fill 8 slots; --sequential gets the unbatched path (no batch context)."""
+    from synthloom import RunOptions
+    from synthloom.api import fit_in_flight
+    from synthloom.backends.embedded import EmbeddedBackend
+    from synthloom.backends.fake import FakeBackend
+
+    capped, sequential, wide, fake = EmbeddedBackend(), EmbeddedBackend(), EmbeddedBackend(parallel=4), FakeBackend()
+    fit_in_flight([capped, fake], RunOptions(concurrency=3))
+    fit_in_flight([sequential], RunOptions(concurrency=8, sequential=True))
+    fit_in_flight([wide], RunOptions(concurrency=64))
+    assert (capped.parallel, sequential.parallel, wide.parallel) == (3, 1, 4)

@@ -96,6 +96,11 @@ class EmbeddedBackend:
         options = parse_options(EmbeddedOptions, spec.options)
         return cls(model_path=spec.model, **options.model_dump())
 
+    def fit_in_flight(self, in_flight: int) -> None:
+        """Before start: no more slots than requests can be in flight (one: the unbatched path)."""
+        if self._llama is None:
+            self.parallel = max(1, min(self.parallel, in_flight))
+
     async def start(self) -> None:
         if self._llama is None:
             self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="synthloom-llama")
