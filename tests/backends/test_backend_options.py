@@ -88,3 +88,23 @@ def test_embedded_slots_are_capped_by_the_requests_a_run_can_have_in_flight():
     fit_in_flight([sequential], RunOptions(concurrency=8, sequential=True))
     fit_in_flight([wide], RunOptions(concurrency=64))
     assert (capped.parallel, sequential.parallel, wide.parallel) == (3, 1, 4)
+
+
+def test_validate_checks_backend_options_but_leaves_run_time_settings_to_run(tmp_path):
+    """A typo in options is found by `validate`; an openai backend without a model (given later by --model) is not an error."""
+    import subprocess
+    import sys
+
+    def validate(text):
+        path = tmp_path / "v.yaml"
+        path.write_text(text)
+        result = subprocess.run([sys.executable, "-m", "synthloom", "validate", str(path)], capture_output=True, text=True)
+        return result.returncode, result.stderr.strip()
+
+    stages = 'stages:\n  - {name: g, kind: generate, prompt: "Say hi"}\n'
+    code, err = validate("name: v\nbackend:\n  kind: embedded\n  options: {paralel: 8}\n" + stages)
+    assert code == 2 and err.startswith("synthloom: error: ") and "v.yaml:4: backend.options.paralel: unknown option" in err
+    code, err = validate("name: v\nbackend: {kind: openai}\nbackends:\n  judge: {kind: openai, model: m, options: "
+                         "{cooldown: fast}}\n" + stages)
+    assert code == 2 and "v.yaml:4: backends.judge.options.cooldown: input should be a valid number" in err
+    assert validate("name: v\nbackend: {kind: openai, options: {max_connections: 4}}\n" + stages) == (0, "")

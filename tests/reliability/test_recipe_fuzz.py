@@ -686,9 +686,9 @@ def test_empty_object_field_is_exported(workspace):
 
 @pytest.mark.parametrize("options", ["{latency: abc}", "{replies: 5}", "{replies: [1, 2]}"])
 def test_fake_backend_options_are_checked(workspace, options):
-    """float('abc') and iter(5) in FakeBackend.from_spec were tracebacks; `validate` does not build backends."""
+    """float('abc') and iter(5) in FakeBackend.from_spec were tracebacks; `validate` checks options as `run` does."""
     text = BASE + f"backend: {{kind: fake, options: {options}}}\n"
-    assert check_recipe(workspace, text) == (0, 2)
+    assert check_recipe(workspace, text) == (2, 2)
     recipe = workspace.write(text)
     code, err = call(["run", str(recipe), "-n", "1", "--backend", "fake", "--out", str(workspace.out_dir()), "--quiet"])
     assert code == 2 and "backend.options." in err, err

@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import TemplateError
 
 from ..backends.base import Request
-from ..errors import missing_extra
+from ..errors import ConfigError, missing_extra
 from ..pipeline import build_pipeline
 from ..recipe import FieldProblem, load_recipe, problem_to_error
 from ..registry import default_registry
@@ -43,11 +43,25 @@ def handle(args: argparse.Namespace) -> int:
         return report(args, recipe, registry, pipeline)
 
 
+def check_backend_options(recipe, registry) -> None:
+    """Each backend's `options:` against its model, as `run` checks them (nothing is started).
+    Other settings the command line may still supply (a model name, a URL) are left to `run`."""
+    from ..api import make_backend  # the backends' modules only when a command needs them
+
+    specs = [(recipe.backend, ("backend",)), *((spec, ("backends", name)) for name, spec in recipe.backends.items())]
+    for spec, loc in specs:
+        try:
+            make_backend(spec, registry, recipe, loc)
+        except ConfigError:
+            continue
+
+
 def report(args: argparse.Namespace, recipe, registry, pipeline) -> int:
     if recipe.backend.kind not in registry.backends:
         known = ", ".join(sorted(registry.backends))
         problem = FieldProblem(("backend", "kind"), f"unknown backend {recipe.backend.kind!r} (known: {known})")
         raise problem_to_error(problem, recipe)
+    check_backend_options(recipe, registry)
     lists = ", ".join(f"{name} ({len(e.items)})" for name, e in pipeline.entities.items()) or "none"
     stages = " → ".join(f"{s.name} [{', '.join(s.outputs)}]" for s in pipeline.stages)
     print(f"ok: {args.recipe}: recipe {recipe.name!r}")
