@@ -204,7 +204,8 @@ async def run_async(
                 runner.stats.total = runner.stats.already_done = n
                 runner.stats.concurrency = runner.concurrency_figures()
             endpoints = llm.endpoint_stats() if hasattr(llm, "endpoint_stats") else None
-            counts = export_run(store, pipeline, out, n, spec, runner.stats, prices, endpoints=endpoints)
+            engine = llm.engine_stats() if hasattr(llm, "engine_stats") else None
+            counts = export_run(store, pipeline, out, n, spec, runner.stats, prices, endpoints=endpoints, engine=engine)
         finally:
             if started:
                 await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)

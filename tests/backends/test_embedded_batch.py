@@ -71,6 +71,33 @@ def test_batched_text_equals_the_unbatched_path(temperature):
     assert [r.to_dict() for r in batched] == [r.to_dict() for r in unbatched]
 
 
+def test_the_engine_accounts_for_every_step_it_decodes():
+    reqs = requests()
+
+    async def go(together):
+        backend = EmbeddedBackend(parallel=8)
+        await backend.start()
+        try:
+            if together:
+                responses = await asyncio.gather(*(backend.complete(r) for r in reqs))
+            else:
+                responses = [await backend.complete(r) for r in reqs]
+            return responses, backend._engine.timing, backend.engine_stats()
+        finally:
+            await backend.close()
+
+    for together in (True, False):
+        responses, timing, figures = asyncio.run(go(together))
+        completion = sum(r.usage.completion_tokens for r in responses)
+        sampled = timing.generated + timing.prompt_step_tokens
+        assert completion <= sampled <= completion + len(reqs), "a sampled token was not counted (or twice)"
+        assert timing.prompt_steps == len(reqs), "one prompt per step, each fitting one chunk"
+        assert 0 < timing.prompt_tokens < sum(r.usage.prompt_tokens for r in responses), "the preamble is shared"
+        assert figures["steps"] == timing.generate_steps + timing.prompt_steps and figures["parallel"] == 8
+        width = figures["mean_sequences_per_step"]
+        assert (width > 2) if together else (width == 1.0), (together, width)
+
+
 def test_parallel_one_is_the_unbatched_path():
     backend = EmbeddedBackend.from_spec(BackendSpec(kind="embedded", options={"parallel": 1}))
     asyncio.run(backend.start())

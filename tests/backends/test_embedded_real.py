@@ -86,6 +86,9 @@ def test_structured_output_on_embedded_is_always_schema_valid(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "o" / "run.json").read_text())
     assert summary["kept"] == 5 and summary["this_run"]["requests_sent"] == 5, "a reply needed a repair"
+    engine = summary["backend"]["engine"]  # the batch engine's own account: 5 records were decoded together
+    assert engine["parallel"] == 8 and engine["prompt_steps"] == 5 and engine["mean_sequences_per_step"] > 1.5
+    assert engine["generation_tokens_per_s"] > 0 and engine["seconds_generating"] > 0
     for line in (tmp_path / "o" / "dataset.jsonl").read_text().splitlines():
         jsonschema.validate(json.loads(line)["quiz"], recipe["stages"][0]["schema"])
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .base import BadResponse, ContextTooLong
+from .step_timing import StepTiming
 
 __all__ = ["BatchEngine", "Generation", "GenerationJob", "SamplingParams"]
 
@@ -120,6 +121,8 @@ class BatchEngine:
         self.admitted: list[Running] = []  # admission order: who prefills first
         self.seed = llama_cpp.LLAMA_DEFAULT_SEED
         self.steps = self.moves = self.copies = 0  # decodes made, sequences moved down a slot, preambles copied
+        self.timing = StepTiming()
+        self.generating = 0  # rows of the batch being filled that continue a running sequence
 
     def submit(self, job: GenerationJob) -> None:
         """Queue a job (any thread: deque appends are atomic)."""
@@ -145,6 +148,7 @@ class BatchEngine:
         if not self.admitted:
             return
         self.close_gap()
+        started = time.perf_counter()
         rows = self.fill_batch()
         code = self.lib.llama_decode(self.ctx.ctx, self.batch)
         if code != 0:
@@ -152,8 +156,10 @@ class BatchEngine:
                 self.finish(seq, BadResponse(f"llama_decode returned {code}"))
             return
         self.steps += 1
-        for seq in rows:
-            self.accept(seq, self.lib.llama_sampler_sample(seq.sampler.sampler, self.ctx.ctx, seq.output_row))
+        tokens = [self.lib.llama_sampler_sample(seq.sampler.sampler, self.ctx.ctx, seq.output_row) for seq in rows]
+        self.timing.add(self.batch.n_tokens, self.generating, len(rows), time.perf_counter() - started)  # before
+        for seq, token in zip(rows, tokens):  # any caller is told its sequence is done
+            self.accept(seq, token)
 
     def drop_cancelled(self) -> None:
         """Free the slots of cancelled jobs (queued ones are skipped when their turn comes)."""
@@ -296,6 +302,7 @@ class BatchEngine:
             seq.pos, seq.output_row = seq.pos + 1, n
             rows.append(seq)
             n += 1
+        self.generating = n
         seq = next((s for s in self.admitted if s.prefilling), None)
         if seq is not None and n < self.n_batch:
             chunk = seq.prompt[seq.pos: seq.pos + self.n_batch - n]

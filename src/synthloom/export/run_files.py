@@ -28,7 +28,8 @@ __all__ = ["export_run", "grounding_summary", "without_credentials"]
 
 
 def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec, stats: Any,
-               prices: PriceTable | None = None, endpoints: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+               prices: PriceTable | None = None, endpoints: list[dict[str, Any]] | None = None,
+               engine: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the run directory's files from the store, after the dataset-wide curation steps."""
     curation = curate_dataset(store, pipeline.dataset_steps, n) if pipeline.dataset_steps else DatasetCuration()
     dropped = curation.dropped
@@ -41,6 +42,8 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
         write_lines_to(stage(out / "lineage.jsonl"), store.iter_lineage_texts(n, dropped))
         write_recipe_to(stage(out / "recipe.yaml"), pipeline.recipe, spec)
         summary = run_summary(store, pipeline, n, spec, stats, prices, endpoints, curation, kept, rejected)
+        if engine:  # the embedded backend's batch engine: batch widths and tokens/s by kind of step
+            summary["backend"]["engine"] = engine
         write_json_to(stage(out / "run.json"), summary)  # last: renamed last, it says the set is complete
     return {"kept": kept, "rejected": rejected, "grounding": summary.get("grounding", {}), "curation": summary["curation"],
             "cost": summary["cost"]}
