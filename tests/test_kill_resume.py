@@ -9,6 +9,7 @@ import time
 from tests.conftest import SMALL_RECIPE, SYNTHLOOM, run_cli
 
 SLOW_RECIPE = SMALL_RECIPE + "backend: {kind: fake, options: {latency: 0.01}}\n"
+SLOWER_RECIPE = SMALL_RECIPE + "backend: {kind: fake, options: {latency: 0.05}}\n"  # ~15 s at concurrency 2
 N = 400
 
 
@@ -62,12 +63,15 @@ def test_second_run_on_same_dir_is_refused(write_recipe, tmp_path):
 
 
 def test_ctrl_c_exits_130_and_the_rerun_completes(write_recipe, tmp_path):
-    recipe, out = write_recipe(SLOW_RECIPE), tmp_path / "o"
+    # slow enough that Ctrl-C lands mid-run even on a loaded machine (at 0.01 s a run could finish
+    # about 3 s after 20 records are stored, so a late signal found it done and it exited 0)
+    recipe, out = write_recipe(SLOWER_RECIPE), tmp_path / "o"
     proc = subprocess.Popen([SYNTHLOOM, "run", str(recipe), "-n", "300", "--concurrency", "2", "--quiet", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 30
     while stored(out, "records") < 20 and time.time() < deadline:
         time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before Ctrl-C could be sent"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
