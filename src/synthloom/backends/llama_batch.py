@@ -157,8 +157,9 @@ class BatchEngine:
             return
         self.steps += 1
         tokens = [self.lib.llama_sampler_sample(seq.sampler.sampler, self.ctx.ctx, seq.output_row) for seq in rows]
-        self.timing.add(self.batch.n_tokens, self.generating, len(rows), time.perf_counter() - started)  # before
-        for seq, token in zip(rows, tokens):  # any caller is told its sequence is done
+        # counted before accept() may tell a caller its sequence is done (run.json reads the count then)
+        self.timing.add(self.batch.n_tokens, self.generating, len(rows), time.perf_counter() - started)
+        for seq, token in zip(rows, tokens):
             self.accept(seq, token)
 
     def drop_cancelled(self) -> None:
