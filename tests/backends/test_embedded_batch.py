@@ -86,6 +86,15 @@ def test_the_engine_accounts_for_every_step_it_decodes():
         finally:
             await backend.close()
 
+    async def idle():
+        backend = EmbeddedBackend(parallel=8)
+        await backend.start()
+        try:
+            return backend.engine_stats()
+        finally:
+            await backend.close()
+
+    assert asyncio.run(idle()) is None, "an engine that decoded nothing has nothing to report"
     for together in (True, False):
         responses, timing, figures = asyncio.run(go(together))
         completion = sum(r.usage.completion_tokens for r in responses)

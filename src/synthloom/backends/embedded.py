@@ -112,9 +112,11 @@ class EmbeddedBackend:
                 raise
 
     def engine_stats(self) -> dict[str, Any] | None:
-        """The batch engine's steps so far (run.json's backend.engine); None on the unbatched path."""
+        """The batch engine's steps so far (run.json's backend.engine); None on the unbatched path
+        or when nothing was decoded (every answer came from the store)."""
         engine = self._engine
-        return engine.timing.figures(engine.parallel) if engine is not None else None
+        figures = engine.timing.figures(engine.parallel) if engine is not None else None
+        return figures if figures and figures["steps"] else None
 
     async def on_thread(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
