@@ -122,7 +122,6 @@ class BatchEngine:
         self.seed = llama_cpp.LLAMA_DEFAULT_SEED
         self.steps = self.moves = self.copies = 0  # decodes made, sequences moved down a slot, preambles copied
         self.timing = StepTiming()
-        self.generating = 0  # rows of the batch being filled that continue a running sequence
 
     def submit(self, job: GenerationJob) -> None:
         """Queue a job (any thread: deque appends are atomic)."""
@@ -149,7 +148,7 @@ class BatchEngine:
             return
         self.close_gap()
         started = time.perf_counter()
-        rows = self.fill_batch()
+        rows, generating = self.fill_batch()
         code = self.lib.llama_decode(self.ctx.ctx, self.batch)
         if code != 0:
             for seq in rows:
@@ -158,7 +157,7 @@ class BatchEngine:
         self.steps += 1
         tokens = [self.lib.llama_sampler_sample(seq.sampler.sampler, self.ctx.ctx, seq.output_row) for seq in rows]
         # counted before accept() may tell a caller its sequence is done (run.json reads the count then)
-        self.timing.add(self.batch.n_tokens, self.generating, len(rows), time.perf_counter() - started)
+        self.timing.add(self.batch.n_tokens, generating, len(rows), time.perf_counter() - started)
         for seq, token in zip(rows, tokens):
             self.accept(seq, token)
 
@@ -288,8 +287,9 @@ class BatchEngine:
             chain.add_dist(seed)
         return chain
 
-    def fill_batch(self) -> list[Running]:
-        """Next token of every generating sequence (by slot), then a chunk of ONE waiting prompt.
+    def fill_batch(self) -> tuple[list[Running], int]:
+        """Next token of every generating sequence (by slot), then a chunk of ONE waiting prompt:
+        the sequences to sample after the decode, and how many rows were generating ones.
 
         One prompt at a time because llama.cpp computes a micro-batch holding several tokens of
         several streams with other float rounding than the same tokens alone (measured: logits
@@ -303,7 +303,7 @@ class BatchEngine:
             seq.pos, seq.output_row = seq.pos + 1, n
             rows.append(seq)
             n += 1
-        self.generating = n
+        generating = n
         seq = next((s for s in self.admitted if s.prefilling), None)
         if seq is not None and n < self.n_batch:
             chunk = seq.prompt[seq.pos: seq.pos + self.n_batch - n]
@@ -315,7 +315,7 @@ class BatchEngine:
                 seq.output_row = n - 1
                 rows.append(seq)
         batch.n_tokens = n
-        return rows
+        return rows, generating
 
     def put(self, row: int, token: int, pos: int, slot: int, logits: bool) -> None:
         batch = self.batch
