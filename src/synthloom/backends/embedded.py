@@ -40,7 +40,7 @@ __all__ = ["EmbeddedBackend", "default_model_path"]
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MAX_TOKENS = 512
-DEFAULT_PARALLEL = 8  # sequences decoded together: 1.96x the tokens/s of one at a time on 2 cores (docs/scaling.md)
+DEFAULT_PARALLEL = 8  # sequences decoded together: about 2x the tokens/s of one at a time on 2 cores (docs/scaling.md)
 ENGINE_SLICE = 0.1  # seconds of batched decoding before other calls queued on the llama thread may run
 
 
