@@ -14,7 +14,7 @@ from synthloom.cli import main
 from synthloom.limits import AdaptiveConcurrency, LimitSettings, RateLimit
 from synthloom.pipeline import build_pipeline
 from synthloom.recipe.model import BackendSpec
-from synthloom.runner import DEFAULT, Runner, RunOptions
+from synthloom.runner import DEFAULT, Caller, Runner, RunOptions
 from synthloom.store import Store
 from tests.backends.scripted_server import completion, json_error, scripted_server
 from tests.conftest import SMALL_RECIPE
@@ -320,14 +320,14 @@ def test_a_429_storm_shrinks_concurrency_instead_of_multiplying_retries(tmp_path
 def test_a_retry_gives_its_slot_back_while_it_backs_off(tmp_path):
     class Watched(FakeBackend):
         async def complete(self, request):
-            self.in_flight.append(runner.gates[DEFAULT].in_flight)
+            self.in_flight.append(runner.caller.gates[DEFAULT].in_flight)
             return await super().complete(request)
 
     backend = Watched(latency=0.001)
     backend.in_flight = []
     backend.enqueue(*[RateLimited("slow down", retry_after=0.3)] * 2)  # two of the first four calls: 4 slots -> 2
     pipeline = build_pipeline(parse_recipe(ONE_STAGE), default_registry())
-    runner = Runner(pipeline, backend, Store.open_dir(tmp_path), RunOptions(concurrency=4))
+    runner = Runner(pipeline, Caller({DEFAULT: backend}, Store.open_dir(tmp_path), RunOptions(concurrency=4)))
     asyncio.run(runner.run(range(12)))
     assert runner.stats.kept == 12 and runner.stats.concurrency[DEFAULT].decreases == 1
     retried = sorted(map(repr, backend.requests[-2:]))
@@ -345,8 +345,8 @@ def test_rpm_holds_a_fake_backend_near_the_limit(tmp_path):
     backend = Clocked(latency=0.01)
     backend.times = []
     pipeline = build_pipeline(parse_recipe(SMALL_RECIPE), default_registry())
-    runner = Runner(pipeline, backend, Store.open_dir(tmp_path), RunOptions(concurrency=8),
-                    limits={DEFAULT: LimitSettings(rpm=1200)})
+    runner = Runner(pipeline, Caller({DEFAULT: backend}, Store.open_dir(tmp_path), RunOptions(concurrency=8),
+                                      limits={DEFAULT: LimitSettings(rpm=1200)}))
     asyncio.run(runner.run(range(25)))
     times = backend.times
     assert runner.stats.kept == 25 and len(times) == 50

@@ -7,7 +7,7 @@ import pytest
 from synthloom import FakeBackend, default_registry, parse_recipe
 from synthloom.backends import AuthFailed, BadRequest, RateLimited, ServerError
 from synthloom.pipeline import build_pipeline
-from synthloom.runner import Runner, RunOptions, backoff_delay
+from synthloom.runner import DEFAULT, Caller, Runner, RunOptions, backoff_delay
 from synthloom.store import Store
 from tests.conftest import SMALL_RECIPE
 
@@ -16,7 +16,7 @@ FAST = RunOptions(concurrency=4, backoff_base=0.001, backoff_max=0.01)
 
 def make_runner(tmp_path, backend, options=FAST):
     pipeline = build_pipeline(parse_recipe(SMALL_RECIPE), default_registry())
-    return Runner(pipeline, backend, Store.open_dir(tmp_path), options)
+    return Runner(pipeline, Caller({DEFAULT: backend}, Store.open_dir(tmp_path), options))
 
 
 def test_two_stages_feed_each_other(tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SynthloomError", "RecipeError", "ConfigError", "missing_extra"]
+__all__ = ["SynthloomError", "RecipeError", "ConfigError", "RunStopped", "RecordError", "StageFailed", "missing_extra"]
 
 
 class SynthloomError(Exception):
@@ -26,6 +26,30 @@ class RecipeError(SynthloomError):
 
 class ConfigError(SynthloomError):
     """A bad command-line option or backend setting (model file, server, key)."""
+
+
+class RunStopped(SynthloomError):
+    """A run that was set up right but could not go on (the key refused, a server away too long,
+    the disk full, a Ray worker lost); everything stored so far is kept and a re-run resumes."""
+
+
+class RecordError(Exception):
+    """Raised by a stage's render or parse for a record it cannot handle (its values do not fit
+    the template, a value it cannot read): the record is rejected, the run goes on."""
+
+
+class StageFailed(Exception):
+    """A stage raised an exception it does not declare: a bug, which stops the run.
+
+    Not a SynthloomError: the CLI prints it as one line naming the stage and record, and the
+    traceback of `__cause__` with --debug.
+    """
+
+    exit_code = 1
+
+    def __init__(self, stage: str, record: str, error: BaseException):
+        self.stage, self.record, self.error = stage, record, error
+        super().__init__(f"stage {stage!r} failed on record {record}: {type(error).__name__}: {error}")
 
 
 def missing_extra(extra: str, exc: ImportError) -> ConfigError:

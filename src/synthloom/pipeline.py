@@ -89,16 +89,15 @@ def build_pipeline(recipe: Recipe, registry: Registry, model: str = "",
 def bind_steps(built: list[tuple[tuple[str, int], Stage]]) -> None:
     """Give steps that act on another step (a check that regenerates a story) the steps before them."""
     for position, ((section, i), step) in enumerate(built):
-        if hasattr(step, "bind"):
-            try:
-                step.bind({s.name: s for _, s in built[:position]})
-            except FieldProblem as problem:
-                raise FieldProblem((section, i, *problem.loc), problem.message) from None
+        try:
+            step.bind({s.name: s for _, s in built[:position]})
+        except FieldProblem as problem:
+            raise FieldProblem((section, i, *problem.loc), problem.message) from None
 
 
 def is_dataset_step(step: Any) -> bool:
     """A step that looks at all kept records at once (dedup) rather than one record."""
-    return getattr(step, "scope", "record") == "dataset"
+    return step.scope == "dataset"
 
 
 def build_samplers(recipe: Recipe, entities: dict[str, EntityList]) -> dict[str, Sampler]:
@@ -123,7 +122,7 @@ def build_stages(recipe: Recipe, registry: Registry, context: StageContext,
             cls = registry.stage_class(spec.kind)
         except KeyError as exc:
             raise FieldProblem((section, i, "kind"), exc.args[0]) from None
-        if getattr(cls, "uses_corpus", False) and context.corpus is None:
+        if cls.uses_corpus and context.corpus is None:
             raise FieldProblem((section, i, "kind"), f"a {spec.kind!r} stage retrieves from a corpus, but the recipe "
                                "has no `corpus:` (add `corpus: PATH`, or pass --corpus DIR)")
         try:
@@ -201,7 +200,7 @@ def check_names(recipe: Recipe, samplers: dict[str, Sampler], built: list[tuple[
                 (section, i, where),
                 f"template uses {{{{ {var} }}}}, which {why} defines{suggest(var, available)}",
             )
-        for var in sorted(getattr(stage, "rewrites", frozenset()) - available):
+        for var in sorted(stage.rewrites - available):
             raise FieldProblem((section, i, "field"), f"{var!r} is not a slot or earlier output{suggest(var, available)}")
         for output in stage.outputs:
             if output in available:

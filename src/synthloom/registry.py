@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from .backends.base import Backend
 from .recipe.model import BackendSpec
+from .stages.base import with_stage_base
 
 __all__ = ["Registry", "default_registry", "BackendFactory"]
 
@@ -26,8 +27,9 @@ class Registry:
         self.backends: dict[str, BackendFactory] = {}
 
     def add_stage(self, kind: str, stage_class: type[Any]) -> None:
-        """Register a stage class (it has a pydantic `Config` and `__init__(config, context)`)."""
-        self.stages[kind] = stage_class
+        """Register a stage class (it has a pydantic `Config` and `__init__(config, context)`);
+        the hooks of StageBase it does not define get their defaults."""
+        self.stages[kind] = with_stage_base(stage_class)
 
     def add_backend(self, kind: str, factory: BackendFactory) -> None:
         """Register a backend factory: `factory(spec: BackendSpec) -> Backend`."""

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from synthloom.corpus import CorpusIndex, ingest
+from synthloom.corpus import ingest, load_index
 from synthloom.corpus.store import MANIFEST, read_chunks
 from synthloom.errors import ConfigError
 from tests.conftest import ROOT
@@ -44,11 +44,11 @@ def test_a_changed_file_is_the_only_one_read_again(docs, tmp_path, embedder):
     report = ingest([docs], out, embedder=embedder)
     assert (report.changed, report.unchanged, report.removed, report.new) == (1, 2, 1, 0)
     assert report.bytes_read == (docs / "bridges.txt").stat().st_size
-    index = CorpusIndex.load(out, embedder)
+    index = load_index(out, embedder)
     assert index.search("Russky Bridge span", 1)[0].chunk.doc == "bridges.txt"
     assert all(c.doc != "honeybees.md" for c in index.chunks)
     # the reused embeddings are the ones a fresh ingest computes
-    fresh = CorpusIndex.load(ingest_fresh(docs, tmp_path / "fresh", embedder), embedder)
+    fresh = load_index(ingest_fresh(docs, tmp_path / "fresh", embedder), embedder)
     assert [c.id for c in fresh.chunks] == [c.id for c in index.chunks]
     assert abs(fresh.embeddings - index.embeddings).max() < 1e-2
 
@@ -116,10 +116,10 @@ def test_an_interrupted_ingest_is_detected_and_redone(docs, tmp_path, embedder):
     with (out / "chunks.jsonl").open("a") as f:
         f.write('{"torn": ')
     with pytest.raises(ConfigError, match="did not finish"):
-        CorpusIndex.load(out, embedder)
+        load_index(out, embedder)
     report = ingest([docs], out, embedder=embedder)
     assert report.written and report.new == 4
-    assert len(CorpusIndex.load(out, embedder)) == report.chunks
+    assert len(load_index(out, embedder)) == report.chunks
 
 
 def test_pdf_text_and_page_numbers(tmp_path, embedder):

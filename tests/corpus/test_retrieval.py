@@ -1,6 +1,6 @@
 import pytest
 
-from synthloom.corpus import CorpusIndex, ingest
+from synthloom.corpus import ingest, load_index
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "data" / "corpus" / "earth_science"
@@ -9,7 +9,7 @@ EXAMPLE = ROOT / "data" / "corpus" / "earth_science"
 @pytest.fixture
 def index(docs, tmp_path, embedder):
     ingest([docs], tmp_path / "c", embedder=embedder)
-    return CorpusIndex.load(tmp_path / "c", embedder)
+    return load_index(tmp_path / "c", embedder)
 
 
 @pytest.mark.parametrize("question,doc,needle", [
@@ -57,7 +57,7 @@ def example_index(tmp_path_factory):
     out = tmp_path_factory.mktemp("example") / "c"
     embedder = load_embedder()
     ingest([EXAMPLE], out, embedder=embedder)
-    return CorpusIndex.load(out, embedder)
+    return load_index(out, embedder)
 
 
 @pytest.mark.parametrize("question,doc", PLANTED)

@@ -6,7 +6,7 @@ import pytest
 
 from synthloom.backends.fake import FakeBackend
 from synthloom.cli import main
-from synthloom.cost.estimate import SizingBackend, estimate, resized
+from synthloom.estimate import SizingBackend, estimate, resized
 from synthloom.cost.prices import PriceTable
 from synthloom.recipe import load_recipe
 from synthloom.recipe.model import BackendSpec
@@ -64,6 +64,7 @@ class WordCounter(FakeBackend):
     """A backend that is not the fake one (so answers are sized), counting words as tokens."""
 
     name = "words"
+    answers_for_free = False  # type: ignore[assignment]
 
 
 def test_without_a_pilot_output_is_max_tokens_and_later_prompts_quote_answers_that_long(write_recipe):

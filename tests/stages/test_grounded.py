@@ -3,7 +3,7 @@
 import pytest
 
 from synthloom.backends import Request, Response
-from synthloom.corpus import CorpusIndex, ingest
+from synthloom.corpus import ingest, load_index
 from synthloom.record import Record, Rejected
 from synthloom.stages.base import StageContext
 from synthloom.stages.conversation import ConversationConfig, ConversationStage
@@ -15,7 +15,7 @@ from synthloom.stages.retrieve import RetrieveConfig, RetrieveStage
 @pytest.fixture
 def context(docs, tmp_path, embedder):
     ingest([docs], tmp_path / "c", embedder=embedder)
-    return StageContext(seed=1, corpus=CorpusIndex.load(tmp_path / "c", embedder))
+    return StageContext(seed=1, corpus=load_index(tmp_path / "c", embedder))
 
 
 def chunk_about(context, needle):

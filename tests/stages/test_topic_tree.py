@@ -1,7 +1,8 @@
 import json
 
 from synthloom.cli import main
-from synthloom.stages.topic_tree import parse_subtopics, tree_items
+from synthloom.prepare.trees import parse_subtopics
+from synthloom.sampling.trees import tree_items
 
 TREE = {"topic": "Philosophy", "children": [
     {"topic": "Eastern", "children": [{"topic": "Buddhist", "children": []}, {"topic": "Taoist", "children": []}]},

@@ -13,6 +13,8 @@ __all__ = [
     "Response",
     "Usage",
     "Backend",
+    "BackendBase",
+    "as_backend",
     "BackendError",
     "RateLimited",
     "Timeout",
@@ -204,3 +206,80 @@ class Backend(Protocol):
 
     async def close(self) -> None:
         """Release resources."""
+
+
+class BackendBase:
+    """A backend's optional hooks, each with its default: the built-in backends subclass it, and
+    a plugin backend that does may override any of them. The runner, the run setup and
+    `estimate` call these and never probe a backend for what it offers."""
+
+    name: str = "backend"
+    model_id: str = ""
+
+    async def start(self) -> None:
+        """Load the model or open connections; raise ConfigError if that is impossible."""
+
+    async def complete(self, request: Request) -> Response:
+        """Run one chat completion or raise a BackendError subclass."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release resources."""
+
+    def fit_in_flight(self, in_flight: int) -> None:
+        """Called before start() with the most requests the run can have in flight (the embedded
+        backend sizes its batch slots by it)."""
+
+    def endpoint_stats(self) -> list[dict[str, Any]] | None:
+        """Per server, once generation is over (run.json `backend.endpoints`); None: nothing to say."""
+        return None
+
+    def engine_stats(self) -> dict[str, Any] | None:
+        """The inference engine's figures (run.json `backend.engine`); None: nothing to say."""
+        return None
+
+    async def count_prompt_tokens(self, request: Request) -> int | None:
+        """The request's prompt tokens as this backend bills them; None: it cannot tell."""
+        return None
+
+    async def count_text_tokens(self, text: str) -> int | None:
+        """The tokens of a completion's text; None: it cannot tell."""
+        return None
+
+    @property
+    def exact_token_counts(self) -> bool:
+        """Whether count_prompt_tokens includes everything billed (the chat template's tokens)."""
+        return True
+
+    def token_counting(self) -> str:
+        """How `estimate` counts this backend's tokens, in words, after one count has been tried."""
+        return "approximate, 4 characters per token (the backend has no tokenizer)"
+
+    @property
+    def answers_for_free(self) -> bool:
+        """Its answers cost nothing and are what a run would get (the fake): `estimate` uses them
+        instead of sizing answers by max_tokens."""
+        return False
+
+
+class ForeignBackend(BackendBase):
+    """A backend object written against the bare Backend protocol, with BackendBase's defaults."""
+
+    def __init__(self, inner: Backend):
+        self.inner = inner
+        self.name = inner.name
+        self.model_id = inner.model_id
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def complete(self, request: Request) -> Response:
+        return await self.inner.complete(request)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def as_backend(backend: Backend) -> BackendBase:
+    """The backend with every optional hook declared: itself, or wrapped with the defaults."""
+    return backend if isinstance(backend, BackendBase) else ForeignBackend(backend)

@@ -31,7 +31,7 @@ from pydantic import Field
 
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
-from .base import BadResponse, ContextTooLong, Request, Response, Usage
+from .base import BackendBase, BadResponse, ContextTooLong, Request, Response, Usage
 from .llama_batch import BatchEngine, Generation, GenerationJob, SamplingParams
 from .options import BackendOptions, parse_options
 from .schema import grammar_friendly
@@ -68,7 +68,7 @@ def default_model_path() -> Path:
     return path
 
 
-class EmbeddedBackend:
+class EmbeddedBackend(BackendBase):
     """One llama.cpp model in this process, on one worker thread; with `parallel` > 1 the calls in
     flight are decoded together, else they run one at a time."""
 
@@ -110,6 +110,9 @@ class EmbeddedBackend:
                 self._thread.shutdown(wait=False)
                 self._thread = None
                 raise
+
+    def token_counting(self) -> str:
+        return "exact (the model's chat template and tokenizer)"
 
     def engine_stats(self) -> dict[str, Any] | None:
         """The batch engine's steps so far (run.json's backend.engine); None on the unbatched path

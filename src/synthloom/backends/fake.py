@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from pydantic import Field
 
 from ..recipe.model import BackendSpec
-from .base import Request, Response, Usage
+from .base import BackendBase, Request, Response, Usage
 from .options import BackendOptions, parse_options
 
 __all__ = ["FakeBackend"]
@@ -33,7 +33,7 @@ class FakeOptions(BackendOptions):
     replies: list[str] = Field(default_factory=list, description="texts to answer with, in order, before echoing")
 
 
-class FakeBackend:
+class FakeBackend(BackendBase):
     """Answers from a queue of replies, or with a deterministic echo of the prompt."""
 
     name = "fake"
@@ -74,16 +74,21 @@ class FakeBackend:
             text = json.dumps(instance_of(schema_in(request.response_format), request.cache_key()[:8]))
         else:
             text = self.echo(request)
-        return Response(text, "stop", Usage(self.count_prompt_tokens(request), self.count_text_tokens(text)), self.model_id)
+        return Response(text, "stop", Usage(words_in_prompt(request), len(text.split())), self.model_id)
 
-    @staticmethod
-    def count_prompt_tokens(request: Request) -> int:
+    async def count_prompt_tokens(self, request: Request) -> int:
         """The fake's tokens are words: what it bills is what `synthloom estimate` counts."""
-        return sum(len(m["content"].split()) for m in request.messages)
+        return words_in_prompt(request)
 
-    @staticmethod
-    def count_text_tokens(text: str) -> int:
+    async def count_text_tokens(self, text: str) -> int:
         return len(text.split())
+
+    def token_counting(self) -> str:
+        return "exact (the fake backend's words)"
+
+    @property
+    def answers_for_free(self) -> bool:
+        return True
 
     @staticmethod
     def quote_source(request: Request) -> str | None:
@@ -146,3 +151,7 @@ def instance_of(schema: dict[str, Any], tag: str) -> Any:
         return True
     text = f"fake {tag} text for a structured reply"
     return (text * 4)[: schema.get("maxLength", 60)].ljust(schema.get("minLength", 0), ".")
+
+
+def words_in_prompt(request: Request) -> int:
+    return sum(len(m["content"].split()) for m in request.messages)

@@ -25,6 +25,7 @@ from .schema import grammar_friendly
 from .tokenize import ServerTokenizer, loads_or_none
 from .base import (
     AuthFailed,
+    BackendBase,
     BadRequest,
     BadResponse,
     ContextTooLong,
@@ -44,7 +45,7 @@ HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 CONTEXT_WORDS = ("context length", "context_length", "maximum context", "context window", "too many tokens")
 
 
-class OpenAIBackend:
+class OpenAIBackend(BackendBase):
     """POSTs to `{base_url}/chat/completions`; the key comes from an environment variable.
 
     Several base URLs (a list, or one string with commas) are one fleet behind one connection
@@ -187,6 +188,14 @@ class OpenAIBackend:
     async def count_text_tokens(self, text: str) -> int | None:
         return await self.tokenizer.text_tokens(text)
 
+    def token_counting(self) -> str:
+        if self.tokenizer.exact:
+            return "exact (the server's /tokenize with its chat template)"
+        if self.tokenizer.method in ("content", "input"):
+            return ("the server's tokenizer on each message, plus the chat template's tokens "
+                    "(measured by one 1-token completion per conversation shape)")
+        return "approximate, 4 characters per token (the server has no tokenize endpoint)"
+
     async def billed_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         """Prompt tokens the server reports for these messages (a one-token completion)."""
         response, _ = await self.post_completion(Request(tuple(messages), model=self.model_id, max_tokens=1, temperature=0.0))
@@ -282,7 +291,7 @@ class OpenAIBackend:
 
     async def with_counted_usage(self, request: Request, response: Response) -> Response:
         """A server that reports no usage: count with its tokenizer (or approximately)."""
-        from ..cost.tokens import prompt_tokens, text_tokens
+        from .tokens import prompt_tokens, text_tokens
 
         try:
             prompt, _ = await prompt_tokens(self, request)

@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable, Union
 import aiohttp
 import orjson
 
-from ..cost.tokens import CHAT_OVERHEAD
+from .tokens import CHAT_OVERHEAD
 from .base import Request
 
 __all__ = ["ServerTokenizer"]

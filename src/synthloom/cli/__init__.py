@@ -6,9 +6,10 @@ import argparse
 import os
 import signal
 import sys
+import traceback
 
 from .. import __version__
-from ..errors import SynthloomError
+from ..errors import StageFailed, SynthloomError
 from . import dedup as dedup_command
 from . import estimate as estimate_command
 from . import evaluate as evaluate_command
@@ -29,9 +30,13 @@ COMMANDS = (run_command, estimate_command, validate_command, export_command, ing
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synthloom", description="Generate diverse, verified synthetic datasets with LLMs.")
     parser.add_argument("--version", action="version", version=f"synthloom {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
+    for command_parser in sub.choices.values():  # `synthloom run ... --debug` as well as `synthloom --debug run ...`
+        command_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                    help="show the traceback of an internal error")
     return parser
 
 
@@ -50,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except SynthloomError as exc:
         print(f"synthloom: error: {one_line(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except StageFailed as exc:  # a bug in a stage: say where, and how to see the traceback
+        if args.debug:
+            traceback.print_exception(exc.error)
+        print(f"synthloom: internal error: {one_line(str(exc))}; everything finished so far is saved"
+              f"{'' if args.debug else ' (run with --debug for the traceback)'}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # `synthloom validate R --show 100 | head`: the reader left, which is not an error to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not raise again

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..api import resolve_backend_spec
-from ..cost.estimate import Estimate, estimate
+from ..estimate import Estimate, estimate
 from ..cost.prices import PriceTable, dollars
 from ..recipe import load_recipe
 from .run import add_price_arguments

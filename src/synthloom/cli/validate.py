@@ -46,7 +46,7 @@ def handle(args: argparse.Namespace) -> int:
 def check_backend_options(recipe, registry) -> None:
     """Each backend's `options:` against its model, as `run` checks them (nothing is started).
     Other settings the command line may still supply (a model name, a URL) are left to `run`."""
-    from ..api import make_backend  # the backends' modules only when a command needs them
+    from ..prepare.backends import make_backend  # the backends' modules only when a command needs them
 
     specs = [(recipe.backend, ("backend",)), *((spec, ("backends", name)) for name, spec in recipe.backends.items())]
     for spec, loc in specs:

@@ -12,6 +12,7 @@ __all__ = [
     "ChunkSettings",
     "chunk_document",
     "CorpusIndex",
+    "load_index",
     "Hit",
     "IngestReport",
     "ingest",
@@ -22,7 +23,7 @@ __all__ = [
 
 _WHERE = {
     "Chunk": "chunking", "ChunkSettings": "chunking", "chunk_document": "chunking",
-    "CorpusIndex": "index", "Hit": "index", "IngestReport": "ingestion", "ingest": "ingestion",
+    "CorpusIndex": "index", "load_index": "store", "Hit": "index", "IngestReport": "ingestion", "ingest": "ingestion",
     "Document": "readers", "Unreadable": "readers", "read_document": "readers",
 }
 

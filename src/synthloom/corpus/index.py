@@ -116,9 +116,3 @@ class CorpusIndex:
         if len(chunks) < k:
             chunks += [hit.chunk for hit in self.search(query, k - len(chunks), mode, exclude=[c.id for c in chunks])]
         return chunks
-
-    @classmethod
-    def load(cls, directory: Path, embedder: Embedder | None = None) -> "CorpusIndex":
-        from .store import load_index
-
-        return load_index(directory, embedder)

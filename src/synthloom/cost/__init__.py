@@ -2,6 +2,6 @@
 
 from .budget import Budget, BudgetReached
 from .prices import PriceTable
-from .tokens import approx_tokens, prompt_tokens
+from ..backends.tokens import approx_tokens, prompt_tokens
 
 __all__ = ["Budget", "BudgetReached", "PriceTable", "approx_tokens", "prompt_tokens"]

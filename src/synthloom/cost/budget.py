@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..backends.base import Request, Response
 from ..errors import ConfigError
 from .prices import PriceTable
-from .tokens import reserve_prompt_tokens
+from ..backends.tokens import reserve_prompt_tokens
 
 __all__ = ["Budget", "BudgetReached", "DEFAULT_COMPLETION_HOLD"]
 

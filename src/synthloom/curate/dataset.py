@@ -9,7 +9,7 @@ duplicate; the store itself is not changed.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..errors import ConfigError, missing_extra
 from ..recipe.load import FieldProblem
 from ..recipe.model import check_identifier
-from ..stages.base import StageContext
+from ..stages.base import StageBase, StageContext
 from ..stages.common import fingerprint_of
 from ..store import Failure, Store
 
@@ -42,11 +42,11 @@ class DedupConfig(BaseModel):
     _names = field_validator("name", "field")(check_identifier)
 
 
-class DedupStep:
+class DedupStep(StageBase):
     """Drops exact, near (MinHash-LSH) or semantic duplicates of an earlier kept record."""
 
     Config: ClassVar[type[BaseModel]] = DedupConfig
-    scope = "dataset"
+    scope: ClassVar[Literal["record", "dataset"]] = "dataset"
     outputs: tuple[str, ...] = ()
 
     def __init__(self, config: DedupConfig, context: StageContext = StageContext()):

@@ -40,9 +40,7 @@ def curation_summary(pipeline: Any, kept_rows: Iterable[str], failures: Iterable
     `kept_rows` are the kept rows as JSON text; they are parsed only when there is a constraint
     step to read from them.
     """
-    from .verify.constraints import ConstraintStage
-
-    checks = [s.name for s in pipeline.stages if isinstance(s, ConstraintStage)]
+    checks = [s.name for s in pipeline.stages if s.figures == "constraints"]
     infos: dict[str, list[dict]] = {name: [] for name in checks}
     dropped: Counter = Counter()
     for failure in failures:
@@ -67,18 +65,15 @@ def collect(row: dict, infos: dict[str, list[dict]]) -> None:
 
 def dataset_schema(pipeline: Any, first_row: dict | None) -> dict[str, Any]:
     """Slots with their list and its size, steps with their outputs, text and score fields."""
-    from ..stages.judge import JudgeStage
-
     specs = pipeline.recipe.slot_specs()
     slots = {name: {"list": spec.source, "size": len(pipeline.entities[spec.source].items), "k": spec.k}
              for name, spec in specs.items() if spec.source in pipeline.entities}
-    steps = [{"name": s.name, "kind": getattr(getattr(s, "config", None), "kind", type(s).__name__),
+    steps = [{"name": s.name, "kind": getattr(pipeline.recipe, where[0])[where[1]].kind,
               "outputs": list(s.outputs), "section": where[0]}
              for s, where in zip(pipeline.stages, pipeline.sections)]
     steps += [{"name": s.name, "kind": s.config.kind, "outputs": [], "section": "curate"} for s in pipeline.dataset_steps]
     row = first_row or {}
     text_fields = [o for s, where in zip(pipeline.stages, pipeline.sections) if where[0] == "stages"
                    for o in s.outputs if isinstance(row.get(o), str) and len(row.get(o, "")) > 0]
-    scores = {s.outputs[0]: list(s.config.scale) for s in pipeline.stages if isinstance(s, JudgeStage)}
-    scores.update({o: list(s.scale) for s in pipeline.stages for o in getattr(s, "score_outputs", ())})
+    scores = {field: scale for s in pipeline.stages for field, scale in s.score_fields().items()}
     return {"slots": slots, "stages": steps, "text_fields": text_fields, "score_fields": scores}

@@ -19,34 +19,22 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ..errors import ConfigError, SynthloomError, missing_extra
-from ..runner import RunStats
-from .shards import SHARDS, shard_counts
+from ..cost.budget import Budget
+from ..errors import RunStopped, SynthloomError, missing_extra
+from ..pipeline import Pipeline
+from ..prepare.backends import close_all, start_all
+from ..prepare.plan import RunPlan
+from ..prepare.session import RunSession
+from ..runner import Caller, Runner, RunStats
+from ..store import Store
+from .base import ProgressCallback
+from .shards import SHARDS, ShardStore, merge_shards, shard_counts
 
-__all__ = ["RayExecutor", "ShardJob"]
+__all__ = ["RayExecutor", "run_shard"]
 
 COUNTERS = ("kept", "rejected", "failed", "requests", "cached", "retries", "prompt_tokens", "completion_tokens")
-
-
-@dataclass
-class ShardJob:
-    """Everything a worker needs to run its records (sent to it pickled)."""
-
-    recipe: Any
-    registry: Any
-    backends: dict[str, Any]  # not started: each worker starts its own
-    limits: dict[str, Any]
-    options: Any
-    out: Path
-    model: str
-    models: dict[str, str]
-    generated: dict[str, list[str]]
-    loaded: dict[str, Any]
-    corpus: Any
-    prices: Any = None
-    budget_share: float | None = None
 
 
 @dataclass
@@ -64,9 +52,19 @@ class RayExecutor:
     def describe(self) -> str:
         return f"ray ({self.address or 'local cluster'})"
 
-    async def run(self, job: ShardJob, todo: list[int], stats: RunStats,
-                  on_progress: Callable[[RunStats], None] | None = None) -> None:
-        """Run `todo` on the cluster; `stats` gets the workers' counters summed."""
+    async def run(self, session: RunSession, pipeline: Pipeline, todo: list[int], total: int,
+                  on_progress: ProgressCallback | None = None) -> None:
+        """Run `todo` on the cluster; the session's stats get the workers' counters summed, and
+        the workers' shards are merged into the run's store (also when a worker failed)."""
+        stats = session.stats
+        stats.total, stats.already_done = total, total - len(todo)
+        try:
+            await self.run_on_cluster(session.plan, session.caller.budget, todo, stats, on_progress)
+        finally:
+            merge_shards(session.store, session.plan.out)
+
+    async def run_on_cluster(self, plan: RunPlan, tracker: Budget | None, todo: list[int], stats: RunStats,
+                             on_progress: ProgressCallback | None) -> None:
         try:
             import ray
         except ImportError as exc:
@@ -78,15 +76,16 @@ class RayExecutor:
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                          configure_logging=False, **(local | self.init))
             except Exception as exc:  # noqa: BLE001 - connection errors of every kind: one line
-                raise ConfigError(f"cannot start or reach the Ray cluster ({self.address or 'local'}): "
+                raise RunStopped(f"cannot start or reach the Ray cluster ({self.address or 'local'}): "
                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         try:
             workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
             workers = max(1, min(workers, len(todo)))
-            job.budget_share = job.budget_share / workers if job.budget_share is not None else None
+            left = max(0.0, plan.budget - tracker.spent_before) if plan.budget is not None and tracker else None
+            share = left / workers if left is not None else None
             task = ray.remote(num_cpus=1, max_retries=0)(run_shard)
-            refs = [task.remote(job, k, todo[k::workers]) for k in range(workers)]
-            await self.wait(ray, refs, job.out, stats, on_progress)
+            refs = [task.remote(plan, k, todo[k::workers], share) for k in range(workers)]
+            await self.wait(ray, refs, plan.out, stats, on_progress)
             results = []
             for ref in refs:
                 try:
@@ -107,8 +106,8 @@ class RayExecutor:
         self.used_workers = workers
         stats.executor = {"kind": "ray", "address": self.address or "local", "workers": workers}
 
-    async def wait(self, ray: Any, refs: list, out: Path, stats: RunStats,
-                   on_progress: Callable[[RunStats], None] | None) -> None:
+    async def wait(self, ray: Any, refs: list[Any], out: Path, stats: RunStats,
+                   on_progress: ProgressCallback | None) -> None:
         pending = list(refs)
         while pending:
             _, pending = await asyncio.to_thread(ray.wait, pending, num_returns=len(pending), timeout=self.poll)
@@ -129,36 +128,28 @@ def summed_concurrency(per_worker: list[dict[str, dict[str, Any]]]) -> dict[str,
             for name in names}
 
 
-def run_shard(job: ShardJob, shard: int, indices: list[int]) -> dict[str, Any]:
-    """A worker: its records through the ordinary runner, into its shard store."""
-    return asyncio.run(run_shard_async(job, shard, indices))
+def run_shard(plan: RunPlan, shard: int, indices: list[int], budget: float | None) -> dict[str, Any]:
+    """A worker: its records through the same Runner as a local run, into its shard store."""
+    return asyncio.run(run_shard_async(plan, shard, indices, budget))
 
 
-async def run_shard_async(job: ShardJob, shard: int, indices: list[int]) -> dict[str, Any]:
-    from ..api import start_all
-    from ..cost.budget import Budget
-    from ..pipeline import build_pipeline
-    from ..runner import Runner
-    from ..store import Store
-    from .shards import ShardStore
-
-    pipeline = build_pipeline(job.recipe, job.registry, model=job.model, generated=job.generated,
-                              models=job.models, loaded=job.loaded, corpus=job.corpus)
-    store = ShardStore(job.out / SHARDS / f"{shard:03d}-{time.time_ns()}" / Store.FILENAME, job.out / Store.FILENAME)
-    budget = Budget(job.prices, job.budget_share) if job.prices else None
+async def run_shard_async(plan: RunPlan, shard: int, indices: list[int], budget: float | None) -> dict[str, Any]:
+    pipeline = plan.pipeline()
+    store = ShardStore(plan.out / SHARDS / f"{shard:03d}-{time.time_ns()}" / Store.FILENAME, plan.out / Store.FILENAME)
+    tracker = Budget(plan.prices, budget) if plan.prices else None
     try:
-        runner = Runner(pipeline, job.backends, store, job.options, budget=budget, limits=job.limits)
-        await start_all(job.backends)
+        caller = Caller(plan.backends, store, plan.options, tracker, plan.limits)
+        await start_all(plan.backends)
         try:
-            await runner.run(indices)
+            await Runner(pipeline, caller).run(indices)
         finally:
-            await asyncio.gather(*(b.close() for b in job.backends.values()), return_exceptions=True)
+            await close_all(plan.backends.values())
     finally:
         store.close()
-    s = runner.stats
+    s = caller.stats
     return {**{name: getattr(s, name) for name in COUNTERS}, "reasons": dict(s.reasons),
             "concurrency": {name: f.to_dict() for name, f in s.concurrency.items()},
-            "spent": budget.spent if budget else 0.0, "budget_reached": bool(budget and budget.reached)}
+            "spent": tracker.spent if tracker else 0.0, "budget_reached": bool(tracker and tracker.reached)}
 
 
 def worker_error(exc: BaseException) -> SynthloomError:
@@ -167,5 +158,5 @@ def worker_error(exc: BaseException) -> SynthloomError:
     if isinstance(cause, SynthloomError):
         return cause
     text = str(cause).strip().splitlines()
-    return ConfigError(f"a Ray worker failed: {type(cause).__name__}: {text[-1] if text else ''}")
+    return RunStopped(f"a Ray worker failed: {type(cause).__name__}: {text[-1] if text else ''}")
 

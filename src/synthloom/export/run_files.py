@@ -169,13 +169,11 @@ UNSUPPORTED = ("unsupported_lexical", "unsupported_judge")
 
 def grounding_summary(store: Store, pipeline: Pipeline, n: int, kept: int) -> dict[str, dict[str, Any]]:
     """For each grounding stage: answers checked, how many were supported, and the fraction."""
-    from ..stages.grounding import GroundingStage
-
     failures = store.failure_counts(n)
     names = [stage.name for stage in pipeline.stages]
     summary: dict[str, dict[str, Any]] = {}
     for position, stage in enumerate(pipeline.stages):
-        if not isinstance(stage, GroundingStage):
+        if stage.figures != "grounding":
             continue
         later = set(names[position + 1:])
         passed = kept + sum(c for (where, _), c in failures.items() if where in later)

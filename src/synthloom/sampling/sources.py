@@ -44,7 +44,7 @@ def read_items(path: Path) -> list[str]:
 
 
 def tree_entity_items(recipe: Recipe, name: str, spec: TreeEntity, generated: dict[str, list[str]] | None) -> list[str]:
-    from ..stages.topic_tree import check_tree_prompt, load_tree, tree_items
+    from .trees import check_tree_prompt, load_tree, tree_items
 
     if spec.tree.file:
         path = (recipe.base_dir / spec.tree.file).resolve()

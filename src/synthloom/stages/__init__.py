@@ -1,6 +1,6 @@
 """Stages: one file per generation technique."""
 
-from .base import ParseResult, Stage, StageContext
+from .base import ParseResult, Stage, StageBase, StageContext
 from .conversation import ConversationConfig, ConversationStage
 from .generate import GenerateConfig, GenerateStage
 from .judge import JudgeConfig, JudgeStage, parse_score

@@ -1,17 +1,21 @@
-"""The Stage protocol: a pure `render(record) -> Request` and `parse(response, record)`."""
+"""The Stage protocol: a pure `render(record) -> Request` and `parse(response, record)`,
+and StageBase, which declares every optional hook a stage may offer, with its default."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, ClassVar, Protocol
+from typing import Any, Awaitable, ClassVar, Literal, Protocol
 
+from jinja2 import TemplateError
 from pydantic import BaseModel
 
 from ..backends.base import Request, Response
+from ..errors import RecordError
 from ..record import Record, Rejected
 from ..recipe.model import GenerationParams
 
-__all__ = ["Stage", "StageContext", "ParseResult"]
+__all__ = ["Stage", "StageBase", "StageContext", "ParseResult", "with_stage_base"]
 
 ParseResult = dict[str, Any] | Rejected | Request
 """What parse gives back: the fields to add, a rejection, or the next request to send
@@ -34,7 +38,7 @@ class StageContext:
 
 
 class Stage(Protocol):
-    """One LLM step of a record's pipeline.
+    """One step of a record's pipeline: an LLM stage (`stages:`) or a curation step (`curate:`).
 
     `inputs` are the record variables its templates read (checked against slots and earlier
     outputs before any request is sent), `outputs` the fields it adds, `fingerprint` a hash of
@@ -55,3 +59,50 @@ class Stage(Protocol):
     def render(self, record: Record) -> Request | dict[str, Any] | Rejected | Awaitable[dict[str, Any] | Rejected]: ...
 
     def parse(self, response: Response, record: Record) -> ParseResult: ...
+
+
+class StageBase:
+    """The optional hooks of a stage, each with its default. Built-in stages subclass it; a
+    registered class that does not is given it as a base by the registry, so the pipeline,
+    runner and summaries read these attributes and never probe for them."""
+
+    scope: ClassVar[Literal["record", "dataset"]] = "record"
+    """"record": render/parse per record; "dataset": sees all kept records at export (dedup)."""
+
+    uses_corpus: ClassVar[bool] = False
+    """True if it retrieves from the run's corpus: a recipe without `corpus:` is refused."""
+
+    rejects: ClassVar[tuple[type[BaseException], ...]] = (TemplateError, RecordError)
+    """Exceptions from render/parse that reject the record (`render_error`); anything else is a bug."""
+
+    figures: ClassVar[Literal["constraints", "grounding"] | None] = None
+    """Which run.json figures its rejections and outputs feed: constraint adherence, grounding support."""
+
+    rewrites: frozenset[str] = frozenset()
+    """Earlier fields it may overwrite (a check that regenerates the story it checks)."""
+
+    regenerable: ClassVar[bool] = False
+    """True if a later check may re-ask it: it implements `messages` and `reask` (generate does)."""
+
+    def messages(self, record: Record) -> list[dict[str, str]]:
+        """The messages it sends for this record (regenerable stages only)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be regenerated")
+
+    def reask(self, messages: list[dict[str, str]], record: Record, attempt: int) -> Request:
+        """The request that asks it again with `messages` and a new seed (regenerable stages only)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be regenerated")
+
+    def bind(self, earlier: Mapping[str, Any]) -> None:
+        """Called once with the steps before it, by name (a check that re-asks an earlier stage)."""
+
+    def score_fields(self) -> dict[str, list[Any]]:
+        """Output fields that hold a score, each with its scale [low, high] (judges)."""
+        return {}
+
+
+def with_stage_base(cls: type[Any]) -> type[Any]:
+    """`cls` itself if it subclasses StageBase, else a subclass of it that also has StageBase's
+    defaults (a plugin stage written against the bare protocol)."""
+    if issubclass(cls, StageBase):
+        return cls
+    return type(cls.__name__, (cls, StageBase), {"__module__": cls.__module__, "__doc__": cls.__doc__})

@@ -17,7 +17,7 @@ from ..backends.base import Request, Response
 from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
 from ..templates import PromptTemplate
-from .base import ParseResult, StageContext
+from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, fingerprint_of
 
 __all__ = ["ConstitutionStage", "ConstitutionConfig", "parse_verdict"]
@@ -67,7 +67,7 @@ class ConstitutionConfig(BaseModel):
     _check_name = field_validator("name")(check_identifier)
 
 
-class ConstitutionStage:
+class ConstitutionStage(StageBase):
     """One call per rule (each cached); outputs NAME = {"violations", "checked"} and NAME_critiques."""
 
     Config = ConstitutionConfig

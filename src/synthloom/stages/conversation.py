@@ -17,7 +17,7 @@ from ..record import Record, Rejected
 from ..recipe.load import FieldProblem
 from ..recipe.model import GenerationParams, check_identifier
 from ..templates import PromptTemplate
-from .base import ParseResult, StageContext
+from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, fingerprint_of
 
 __all__ = ["ConversationStage", "ConversationConfig"]
@@ -64,7 +64,7 @@ class ConversationConfig(BaseModel):
         return self
 
 
-class ConversationStage:
+class ConversationStage(StageBase):
     """Alternates the two speakers turn by turn until `turns`, or an end marker after `min_turns`."""
 
     Config = ConversationConfig

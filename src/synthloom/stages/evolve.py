@@ -17,7 +17,7 @@ from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
 from ..sampling import derive_seed
 from ..templates import PromptTemplate
-from .base import ParseResult, StageContext
+from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, fingerprint_of
 
 __all__ = ["EvolveStage", "EvolveConfig", "OPERATIONS", "eliminate_instruction", "eliminate_response"]
@@ -92,7 +92,7 @@ class EvolveConfig(BaseModel):
         return ops
 
 
-class EvolveStage:
+class EvolveStage(StageBase):
     """Evolves an instruction `steps` times (one sampled operation each), then answers it."""
 
     Config = EvolveConfig

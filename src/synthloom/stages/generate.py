@@ -12,7 +12,7 @@ from ..backends.base import Message, Request, Response
 from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier, check_json
 from ..templates import PromptTemplate
-from .base import ParseResult, StageContext
+from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, chat, fingerprint_of
 
 __all__ = ["GenerateStage", "GenerateConfig"]
@@ -58,10 +58,11 @@ class GenerateConfig(BaseModel):
         return None if value is None else check_identifier(value)
 
 
-class GenerateStage:
+class GenerateStage(StageBase):
     """Renders `system` and `prompt` as chat messages; the stripped reply becomes `output`."""
 
     Config = GenerateConfig
+    regenerable = True
 
     def __init__(self, config: GenerateConfig, context: StageContext = StageContext()):
         self.config = config
@@ -82,6 +83,9 @@ class GenerateStage:
         schema = self.config.schema_
         suffix = "\n\nReply with only a JSON object matching this JSON Schema:\n" + json.dumps(schema) if schema else ""
         return chat(self.prompt, self.system, record.variables(), suffix)
+
+    def reask(self, messages: list[Message], record: Record, attempt: int) -> Request:
+        return self.maker.request(messages, record, "regenerate", attempt)
 
     def render(self, record: Record) -> Request:
         messages = self.messages(record)

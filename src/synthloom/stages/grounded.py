@@ -16,7 +16,7 @@ from ..backends.base import Request, Response
 from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
 from ..templates import PromptTemplate
-from .base import ParseResult, StageContext
+from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, chat, fingerprint_of
 from .retrieve import render_ids
 
@@ -101,7 +101,7 @@ class GroundedAnswerConfig(BaseModel):
     _check_name = field_validator("name")(check_identifier)
 
 
-class GroundedAnswerStage:
+class GroundedAnswerStage(StageBase):
     """Retrieves context, asks for a cited answer, maps [n] back to chunk ids."""
 
     Config = GroundedAnswerConfig

@@ -17,7 +17,7 @@ from ..corpus.support import lexical_support, strip_citations
 from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
 from ..templates import PromptTemplate
-from .base import ParseResult, StageContext
+from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, chat, fingerprint_of
 from .grounded import format_sources
 from .judge import read_score
@@ -71,11 +71,12 @@ class GroundingConfig(BaseModel):
         return self
 
 
-class GroundingStage:
+class GroundingStage(StageBase):
     """Rejects answers their cited chunks do not support; records both scores."""
 
     Config = GroundingConfig
     uses_corpus = True
+    figures = "grounding"
 
     def __init__(self, config: GroundingConfig, context: StageContext = StageContext()):
         self.config = config

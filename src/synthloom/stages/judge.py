@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -17,7 +18,7 @@ from ..backends.base import Request, Response
 from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
 from ..templates import PromptTemplate
-from .base import ParseResult, StageContext
+from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, chat, fingerprint_of
 from .rubrics import RUBRICS, criteria_prompt, rubric_prompt
 
@@ -124,7 +125,7 @@ def judge_prompt(config: JudgeConfig) -> str:
     return config.prompt or ""
 
 
-class JudgeStage:
+class JudgeStage(StageBase):
     """Scores a record with a rubric; below the threshold the record is rejected as low_score."""
 
     Config = JudgeConfig
@@ -139,6 +140,9 @@ class JudgeStage:
         self.outputs = (output, f"{output}_reasoning")
         self.inputs = self.prompt.variables | (self.system.variables if self.system else frozenset())
         self.fingerprint = fingerprint_of(self.prompt.source, config.system)
+
+    def score_fields(self) -> dict[str, list[Any]]:
+        return {self.outputs[0]: list(self.config.scale)}
 
     def render(self, record: Record) -> Request:
         messages = chat(self.prompt, self.system, record.variables())

@@ -14,7 +14,7 @@ from ..backends.base import Request, Response
 from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
 from ..templates import PromptTemplate
-from .base import ParseResult, StageContext
+from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, chat, fingerprint_of
 from .judge import ask_for_score, parse_score, score_format
 
@@ -46,7 +46,7 @@ class PreferenceConfig(BaseModel):
     _check_name = field_validator("name")(check_identifier)
 
 
-class PreferenceStage:
+class PreferenceStage(StageBase):
     """Candidates one by one, then a judge call per candidate, then the pair and the labels."""
 
     Config = PreferenceConfig

@@ -17,7 +17,7 @@ from ..record import Record, Rejected
 from ..recipe.model import check_identifier
 from ..sampling import derive_seed
 from ..templates import PromptTemplate
-from .base import StageContext
+from .base import StageBase, StageContext
 from .common import fingerprint_of
 
 __all__ = ["RetrieveStage", "RetrieveConfig", "render_ids"]
@@ -53,7 +53,7 @@ def render_ids(templates: list[PromptTemplate], values: dict[str, Any]) -> list[
     return ids
 
 
-class RetrieveStage:
+class RetrieveStage(StageBase):
     """Adds the best-matching chunk (or chunks) for a query to the record."""
 
     Config = RetrieveConfig

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...backends.base import Response
 from ...record import Record, Rejected
 from ...recipe.model import check_identifier
-from ...stages.base import StageContext
+from ...stages.base import StageBase, StageContext
 from ...stages.common import fingerprint_of
 
 __all__ = ["FilterConfig", "Filter", "text_of"]
@@ -41,7 +41,7 @@ class FilterConfig(BaseModel):
         check_identifier(self.name)
 
 
-class Filter(ABC):
+class Filter(StageBase, ABC):
     """Base of the filters: a Stage whose render is a check, with no outputs."""
 
     Config: ClassVar[type[FilterConfig]] = FilterConfig

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...record import Record, Rejected
 from ...recipe.model import check_identifier
-from ...stages.base import StageContext
+from ...stages.base import StageBase, StageContext
 from ...stages.common import fingerprint_of
 from ...templates import PromptTemplate
 from .sandbox import Sandbox, SandboxLimits, SandboxResult
@@ -96,7 +96,7 @@ def shorten(text: str) -> str:
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
-class CodeCheckStage:
+class CodeCheckStage(StageBase):
     """Runs the record's code with its tests in a sandbox; no LLM call."""
 
     Config = CodeCheckConfig

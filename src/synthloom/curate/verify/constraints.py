@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -20,7 +21,7 @@ from ...errors import missing_extra
 from ...record import Record, Rejected
 from ...recipe.load import FieldProblem
 from ...recipe.model import check_identifier
-from ...stages.base import ParseResult, StageContext
+from ...stages.base import ParseResult, StageBase, StageContext
 from ...stages.common import fingerprint_of
 from ...templates import PromptTemplate
 
@@ -116,7 +117,7 @@ def uses_word(text: str, phrase: str) -> bool:
     return bool(phrase.strip()) and phrase_pattern(phrase.strip()).search(text.replace("\u2019", "'")) is not None
 
 
-class ConstraintStage:
+class ConstraintStage(StageBase):
     """Checks the record's text; regenerates it on a miss; `constraint_missed` after `tries`.
 
     Its output NAME is {"tries", "required", "first_missing", "missing"}: how many generations
@@ -125,6 +126,7 @@ class ConstraintStage:
     """
 
     Config: ClassVar[type[BaseModel]] = ConstraintConfig
+    figures: ClassVar[Literal["constraints", "grounding"] | None] = "constraints"
 
     def __init__(self, config: ConstraintConfig, context: StageContext = StageContext()):
         self.config = config
@@ -137,14 +139,14 @@ class ConstraintStage:
         self.fingerprint = fingerprint_of(config.model_dump_json())
         self.target: Any = None
 
-    def bind(self, earlier: dict[str, Any]) -> None:
+    def bind(self, earlier: Mapping[str, Any]) -> None:
         """Find the stage to re-ask (it must keep its messages in record.state, as generate does)."""
         if self.config.tries == 1:
             return
         name = self.config.regenerate or next(
             (s.name for s in reversed(list(earlier.values())) if self.config.field in s.outputs), None)
         stage = earlier.get(name) if name else None
-        if stage is None or not hasattr(stage, "maker") or not hasattr(stage, "messages"):
+        if stage is None or not stage.regenerable:
             raise FieldProblem(("regenerate",), f"no earlier generate stage {'named ' + repr(name) if name else 'writes ' + repr(self.config.field)} "
                                "to regenerate (set `regenerate:`, or `tries: 1` to only check)")
         self.target = stage
@@ -203,4 +205,4 @@ class ConstraintStage:
                 messages[-1] = {**last, "content": f"{last['content']}\n\n{line}"}
             elif text:
                 messages += [{"role": "assistant", "content": text}, {"role": "user", "content": line}]
-        return self.target.maker.request(messages, record, "regenerate", tries)
+        return self.target.reask(messages, record, tries)

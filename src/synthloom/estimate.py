@@ -21,16 +21,19 @@ from typing import Any
 
 import orjson
 
-from ..backends.base import Backend, Request, Response, Usage
-from ..backends.fake import FakeBackend
-from ..errors import ConfigError
-from ..recipe.load import load_recipe
-from ..recipe.model import BackendSpec, Recipe
-from ..registry import Registry, default_registry
-from ..runner import CURRENT_STAGE, DEFAULT, Runner, RunOptions
-from ..store import Store
-from .prices import PriceTable
-from .tokens import prompt_tokens, text_tokens
+from .backends.base import Backend, BackendBase, Request, Response, Usage
+from .backends.fake import FakeBackend
+from .backends.tokens import prompt_tokens, text_tokens
+from .cost.prices import PriceTable
+from .errors import ConfigError
+from .prepare.backends import close_all, start_all
+from .prepare.directory import RunDirectory
+from .prepare.plan import load_run_recipe, prepare_run
+from .prepare.session import open_session
+from .recipe.model import BackendSpec, Recipe
+from .registry import Registry
+from .runner import CURRENT_STAGE, DEFAULT, Runner, RunOptions
+from .store import Store
 
 __all__ = ["estimate", "estimate_async", "Estimate", "StageEstimate"]
 
@@ -72,29 +75,24 @@ class Estimate:
         return asdict(self)
 
 
-class SizingBackend:
+class SizingBackend(BackendBase):
     """Answers like the fake backend, bills nothing, and reports the real backend's token counts.
 
     `sizes` gives each stage's expected output tokens (from a pilot); without one a free-text
-    answer is max_tokens long. Against the fake backend itself, its own answers are the truth.
+    answer is max_tokens long. Against a backend whose answers are free (the fake), its own
+    answers are the truth.
     """
 
     name = "estimate"
 
-    def __init__(self, counter: Backend | None, sizes: dict[str, float], words_per_token: float):
+    def __init__(self, counter: BackendBase | None, sizes: dict[str, float], words_per_token: float):
         self.counter = counter
-        self.model_id = getattr(counter, "model_id", "estimate")
+        self.model_id = counter.model_id if counter is not None else "estimate"
         self.sizes = sizes
         self.words_per_token = words_per_token
         self.fake = FakeBackend(self.model_id)
-        self.exact_fake = getattr(counter, "name", "") == "fake"  # the fake's own answers are the truth
+        self.exact_fake = counter is not None and counter.answers_for_free
         self.sources: dict[str, str] = {}
-
-    async def start(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
     async def complete(self, request: Request) -> Response:
         stage = CURRENT_STAGE.get()
@@ -152,9 +150,10 @@ def stage_figures(store: Store, n: int) -> tuple[dict[str, dict[str, float]], in
 
 def estimate(recipe: Recipe | str | Path, n: int, **kwargs: Any) -> Estimate:
     """Sync form of `estimate_async` (scripts; in a notebook, await `estimate_async`)."""
-    from ..api import run_in_new_loop
+    from .api import run_in_new_loop
 
-    return run_in_new_loop(estimate_async(recipe, n, **kwargs))
+    result: Estimate = run_in_new_loop(estimate_async(recipe, n, **kwargs))
+    return result
 
 
 async def estimate_async(
@@ -175,22 +174,17 @@ async def estimate_async(
     `run --out` of the same directory reuses, or a temporary directory) and uses what each
     stage actually produced and how often it was called.
     """
-    from ..api import grow_trees, make_backend, open_run_corpus, run_async, trees_to_grow
-    from ..pipeline import build_pipeline
-    from ..stages.base import StageContext
+    from .api import run_async
 
     if n < 1 or sample < 1 or pilot < 0:
         raise ConfigError("-n and --sample must be at least 1, --pilot 0 or more")
-    if not isinstance(recipe, Recipe):
-        recipe = load_recipe(recipe)
-    registry = registry or default_registry()
+    recipe = load_run_recipe(recipe)
     prices = prices if prices is not None else PriceTable.for_run(recipe)
-    spec_or_backend = backend or recipe.backend
     with tempfile.TemporaryDirectory(prefix="synthloom-estimate-") as tmp:
         pilot_info, sizes, pilot_calls = None, {}, {}
         if pilot:
             pilot_dir = Path(pilot_out) if pilot_out else Path(tmp) / "pilot"
-            result = await run_async(recipe, pilot, pilot_dir, backend=spec_or_backend, registry=registry,
+            result = await run_async(recipe, pilot, pilot_dir, backend=backend, registry=registry,
                                      corpus=corpus, prices=prices)
             store = Store.open_dir(pilot_dir)
             try:
@@ -202,40 +196,31 @@ async def estimate_async(
             pilot_info = {"records": pilot, "kept": result.kept, "rejected": result.rejected, "out": str(pilot_dir),
                           "dollars": (result.cost or {}).get("this_run", {}).get("dollars"),
                           "completion_tokens_per_call": sizes}
-        work = Path(tmp) / "structure"
-        work.mkdir()
-        index, _ = open_run_corpus(recipe, work, corpus)
-        checked = build_pipeline(recipe, registry, corpus=index)
-        real, _ = make_backend(spec_or_backend, registry, recipe)
-        named = {name: make_backend(other, registry, recipe, ("backends", name))[0] for name, other in recipe.backends.items()}
-        counters: dict[str, Backend] = {DEFAULT: real, **named}
-        counting = await start_counters(counters)
-        try:
-            words_per_token = await calibrate(counters[DEFAULT])
-            sizing = {name: SizingBackend(c, sizes, words_per_token) for name, c in counters.items()}
-            store = Store.open_dir(work)
+        with RunDirectory(Path(tmp) / "structure") as directory:
+            plan = prepare_run(recipe, directory, backend=backend, registry=registry, corpus=corpus,
+                               options=RunOptions(concurrency=8, max_attempts=1))
+            counters: dict[str, BackendBase | None] = dict(plan.backends)
+            counting = await start_counters(counters)
             try:
-                runner = Runner(None, sizing, store, RunOptions(concurrency=8, max_attempts=1))
-                models = {name: b.model_id for name, b in named.items()}
-                context = StageContext(seed=recipe.seed, model=real.model_id, models=models, corpus=index)
-                generated = await grow_trees(recipe, trees_to_grow(recipe, work), work, runner, context)
-                setup = {"calls": runner.stats.requests, "prompt_tokens": runner.stats.prompt_tokens,
-                         "completion_tokens": runner.stats.completion_tokens} if runner.stats.requests else None
-                runner.pipeline = build_pipeline(recipe, registry, model=real.model_id, generated=generated,
-                                                 models=models, loaded=checked.entities, corpus=index)
-                indices = sample_indices(n, sample)
-                await runner.run(indices)
-                figures, records = stage_figures(store, n)
+                words_per_token = await calibrate(counters[DEFAULT])
+                sizing: dict[str, BackendBase] = {name: SizingBackend(c, sizes, words_per_token) for name, c in counters.items()}
+                async with open_session(plan.with_backends(sizing), directory) as session:
+                    pipeline = await session.complete_pipeline()
+                    stats = session.stats
+                    setup = {"calls": stats.requests, "prompt_tokens": stats.prompt_tokens,
+                             "completion_tokens": stats.completion_tokens} if stats.requests else None
+                    indices = sample_indices(n, sample)
+                    await Runner(pipeline, session.caller).run(indices)
+                    figures, records = stage_figures(session.store, n)
             finally:
-                store.close()
-        finally:
-            await asyncio.gather(*(c.close() for c in counters.values() if c is not None), return_exceptions=True)
-    sources = {}
+                await close_all(c for c in counters.values() if c is not None)
+    sources: dict[str, str] = {}
     for s in sizing.values():
+        assert isinstance(s, SizingBackend)
         sources.update(s.sources)
     result = Estimate(recipe.name, n, len(indices), counting, setup=setup, prices=prices.describe() or None, pilot=pilot_info)
     scale = n / max(records, 1)
-    model = real.model_id
+    model = plan.model
     for stage, f in figures.items():
         calls_per_record = pilot_calls.get(stage, f["calls"] / max(records, 1))
         per_call_prompt = f["prompt"] / f["calls"] if f["calls"] else 0.0
@@ -254,29 +239,18 @@ async def estimate_async(
     return result
 
 
-async def start_counters(counters: dict[str, Any]) -> str:
+async def start_counters(counters: dict[str, BackendBase | None]) -> str:
     """Start the real backends for their tokenizers; one that cannot start counts approximately."""
-    from ..api import start_all
-
     try:
-        await start_all(counters)
+        await start_all({name: c for name, c in counters.items() if c is not None})
     except ConfigError as exc:
         for name in counters:
             counters[name] = None
         return f"approximate, 4 characters per token (the backend did not start: {exc})"
     default = counters[DEFAULT]
-    if getattr(default, "name", "") == "fake":
-        return "exact (the fake backend's words)"
-    probe = Request(({"role": "user", "content": "hello"},))
-    _, exact = await prompt_tokens(default, probe)
-    if getattr(default, "name", "") == "embedded":
-        return "exact (the model's chat template and tokenizer)"
-    if exact:
-        return "exact (the server's /tokenize with its chat template)"
-    if getattr(getattr(default, "tokenizer", None), "method", None) in ("content", "input"):
-        return ("the server's tokenizer on each message, plus the chat template's tokens "
-                "(measured by one 1-token completion per conversation shape)")
-    return "approximate, 4 characters per token (the server has no tokenize endpoint)"
+    assert default is not None
+    await prompt_tokens(default, Request(({"role": "user", "content": "hello"},)))  # a server's tokenizer is found on first use
+    return default.token_counting()
 
 
 async def calibrate(counter: Any) -> float:

@@ -1,4 +1,4 @@
-"""Topic trees: from a root topic the LLM proposes subtopics, level by level, to a depth.
+"""Growing topic trees (run setup): from a root topic the LLM proposes subtopics, level by level.
 
 Philosophy → Eastern / Western → Vedic / Buddhist / Taoist ... Siblings that are near
 duplicates ("Buddhism", "Buddhist philosophy") are merged. The tree is saved as JSON next to the
@@ -8,7 +8,6 @@ leaves, root-to-leaf paths, or all its nodes become an entity list for the recor
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -16,13 +15,14 @@ from typing import Any, Awaitable, Callable
 from jinja2 import TemplateError
 
 from ..backends.base import Request, Response
+from ..errors import ConfigError
+from ..recipe.model import Recipe, TopicTree, TreeEntity
 from ..record import Record
-from ..recipe.model import TopicTree
-from ..templates import PromptTemplate, TemplateSyntaxProblem
-from .base import StageContext
-from .common import RequestMaker
+from ..sampling.trees import check_tree_prompt, load_tree, prompt_values, save_tree, tree_file, tree_items
+from ..stages.base import StageContext
+from ..stages.common import RequestMaker
 
-__all__ = ["grow_tree", "tree_items", "parse_subtopics", "load_tree", "save_tree", "check_tree_prompt"]
+__all__ = ["grow_tree", "grow_trees", "trees_to_grow", "parse_subtopics"]
 
 CallAll = Callable[[list[Request]], Awaitable[list[Response | None]]]
 STOPWORDS = frozenset({"the", "a", "an", "and", "of", "in", "on", "to", "for", "its", "with"})
@@ -84,33 +84,6 @@ def near(a: str, b: str, context: set[str], similarity: float) -> bool:
     return len(wa & wb) / max(1, len(wa | wb)) >= similarity
 
 
-MAX_TREE_BYTES = 64 << 20
-PROMPT_VARIABLES = frozenset({"path", "topic", "degree"})
-
-
-def check_tree_prompt(spec: TopicTree) -> PromptTemplate:
-    """The tree's prompt, compiled and rendered for the root: its errors are the recipe's, found
-    before any request (ValueError with the reason)."""
-    try:
-        prompt = PromptTemplate(spec.prompt)
-    except TemplateSyntaxProblem as exc:
-        raise ValueError(f"template syntax error{f' (template line {exc.line})' if exc.line else ''}: {exc}") from None
-    if prompt.refused:
-        raise ValueError(f"template not allowed (template line {prompt.refused[1]}): {prompt.refused[0]}")
-    unknown = sorted(prompt.variables - PROMPT_VARIABLES)
-    if unknown:
-        raise ValueError(f"template uses {{{{ {unknown[0]} }}}}; a tree prompt sees only path, topic and degree")
-    try:
-        prompt.render(prompt_values(spec, [spec.root]))
-    except (TemplateError, ValueError) as exc:
-        raise ValueError(f"does not render for the root topic: {exc}") from None
-    return prompt
-
-
-def prompt_values(spec: TopicTree, path: list[str]) -> dict[str, Any]:
-    return {"path": path, "topic": path[-1], "degree": spec.degree}
-
-
 async def grow_tree(spec: TopicTree, context: StageContext, call_all: CallAll) -> dict[str, Any]:
     """Ask for subtopics of every node of a level at once, `depth` levels deep."""
     maker = RequestMaker.for_stage("topic_tree", spec.params, context)
@@ -139,52 +112,28 @@ async def grow_tree(spec: TopicTree, context: StageContext, call_all: CallAll) -
     return root
 
 
-def tree_items(tree: dict[str, Any], use: str) -> list[str]:
-    """Leaves, root-to-leaf paths ("A > B > C"), or every node below the root."""
-    items: list[str] = []
-
-    def walk(node: dict[str, Any], path: list[str]) -> None:
-        children = node.get("children") or []
-        if path and (use == "all" or not children):
-            items.append(" > ".join(path) if use == "paths" else path[-1])
-        for child in children:
-            walk(child, [*path, child["topic"]])
-
-    walk(tree, [tree["topic"]] if use == "paths" else [])
-    if use == "paths":
-        items = [item for item in items if " > " in item]
-    return list(dict.fromkeys(items))
 
 
-def load_tree(path: Path) -> dict[str, Any]:
-    """A saved (or hand-edited) tree; ValueError says what is wrong with it."""
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_TREE_BYTES + 1)
-    if len(data) > MAX_TREE_BYTES:
-        raise ValueError(f"is over {MAX_TREE_BYTES >> 20} MB, too big for a topic tree")
-    try:
-        tree = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"is not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"is not JSON: {exc}") from None
-    except RecursionError:
-        raise ValueError("is nested too deeply to be a topic tree") from None
-    check_node(tree, "the tree")
-    return tree
+def trees_to_grow(recipe: Recipe, out: Path) -> dict[str, TopicTree]:
+    """Topic trees this run has to ask the LLM for (not given as a file, not saved before)."""
+    return {
+        name: spec.tree for name, spec in recipe.entities.items()
+        if isinstance(spec, TreeEntity) and not spec.tree.file and not tree_file(out, name).exists()
+    }
 
 
-def check_node(node: Any, where: str, depth: int = 0) -> None:
-    shape = 'a topic tree is an object {"topic": "...", "children": [...]}, and so is every child'
-    if depth > 50:
-        raise ValueError(f"{where} is more than 50 levels deep")
-    if not isinstance(node, dict) or not isinstance(node.get("topic"), str) or not isinstance(node.get("children", []), list):
-        raise ValueError(f"{shape} ({where} is not)")
-    for i, child in enumerate(node.get("children") or []):
-        check_node(child, f"child {i} of {node['topic']!r}", depth + 1)
-
-
-def save_tree(tree: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(tree, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+async def grow_trees(recipe: Recipe, trees: dict[str, TopicTree], out: Path, call_all: CallAll,
+                     context: StageContext) -> dict[str, list[str]]:
+    """Grow the missing trees, save them as OUT/NAME_tree.json, and read every saved one back."""
+    generated: dict[str, list[str]] = {}
+    for name, spec in recipe.entities.items():
+        if not isinstance(spec, TreeEntity) or spec.tree.file:
+            continue
+        path = tree_file(out, name)
+        if name in trees:
+            save_tree(await grow_tree(spec.tree, context, call_all), path)
+        try:
+            generated[name] = tree_items(load_tree(path), spec.tree.use)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    return generated

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 import math
-from typing import Any
 
-from ..backends.base import Request
+from .base import BackendBase, Request
 
 __all__ = ["approx_tokens", "prompt_tokens", "text_tokens", "reserve_prompt_tokens", "CHAT_OVERHEAD"]
 
@@ -23,26 +21,18 @@ def approx_prompt_tokens(request: Request) -> int:
     return sum(approx_tokens(m["content"]) + per_message for m in request.messages) + reply
 
 
-async def prompt_tokens(backend: Any, request: Request) -> tuple[int, bool]:
+async def prompt_tokens(backend: BackendBase | None, request: Request) -> tuple[int, bool]:
     """(tokens of the request's prompt as the backend bills them, whether that count is exact)."""
-    counter = getattr(backend, "count_prompt_tokens", None)
-    if counter is not None:
-        count = counter(request)
-        count = await count if inspect.isawaitable(count) else count
-        if count is not None:
-            return int(count), bool(getattr(backend, "exact_token_counts", True))
+    count = await backend.count_prompt_tokens(request) if backend is not None else None
+    if count is not None:
+        return int(count), backend is not None and backend.exact_token_counts
     return approx_prompt_tokens(request), False
 
 
-async def text_tokens(backend: Any, text: str) -> int:
+async def text_tokens(backend: BackendBase | None, text: str) -> int:
     """Tokens of a completion's text, by the backend's tokenizer or the approximation."""
-    counter = getattr(backend, "count_text_tokens", None)
-    if counter is not None:
-        count = counter(text)
-        count = await count if inspect.isawaitable(count) else count
-        if count is not None:
-            return int(count)
-    return approx_tokens(text)
+    count = await backend.count_text_tokens(text) if backend is not None else None
+    return int(count) if count is not None else approx_tokens(text)
 
 
 def reserve_prompt_tokens(request: Request) -> int:
