@@ -3,6 +3,7 @@
 from .base import (
     AuthFailed,
     Backend,
+    BackendBase,
     BackendError,
     BadRequest,
     BadResponse,
@@ -19,6 +20,7 @@ from .fake import FakeBackend
 
 __all__ = [
     "Backend",
+    "BackendBase",
     "Request",
     "Response",
     "Usage",
