@@ -49,14 +49,17 @@ class Registry:
         return factory(spec)
 
 
-def lazy_backend(module: str, class_name: str) -> BackendFactory:
-    """A factory that imports its backend on first use (aiohttp, llama_cpp are slow to import)."""
+class LazyBackend:
+    """A factory that imports its backend on first use (aiohttp, llama_cpp are slow to import);
+    a plain object, so a registry pickles (a Ray worker receives the run's)."""
 
-    def factory(spec: BackendSpec) -> Backend:
-        backend_class = getattr(importlib.import_module(module, __package__), class_name)
-        return backend_class.from_spec(spec)
+    def __init__(self, module: str, class_name: str):
+        self.module, self.class_name = module, class_name
 
-    return factory
+    def __call__(self, spec: BackendSpec) -> Backend:
+        backend_class = getattr(importlib.import_module(self.module, __package__), self.class_name)
+        backend: Backend = backend_class.from_spec(spec)
+        return backend
 
 
 def register_builtins(registry: Registry) -> None:
@@ -89,9 +92,9 @@ def register_builtins(registry: Registry) -> None:
     registry.add_stage("dedup", DedupStep)
     for kind, filter_class in FILTERS.items():
         registry.add_stage(kind, filter_class)
-    registry.add_backend("embedded", lazy_backend(".backends.embedded", "EmbeddedBackend"))
-    registry.add_backend("openai", lazy_backend(".backends.openai", "OpenAIBackend"))
-    registry.add_backend("fake", lazy_backend(".backends.fake", "FakeBackend"))
+    registry.add_backend("embedded", LazyBackend(".backends.embedded", "EmbeddedBackend"))
+    registry.add_backend("openai", LazyBackend(".backends.openai", "OpenAIBackend"))
+    registry.add_backend("fake", LazyBackend(".backends.fake", "FakeBackend"))
 
 
 def default_registry(plugins: bool = True) -> Registry:
