@@ -37,3 +37,20 @@ def test_cost_at_prices_per_million_tokens():
 def test_empty_lineage():
     usage = token_usage([], price_in=1, price_out=1)
     assert usage["records"] == 0 and usage["totals"]["calls"] == 0 and usage["per_record"]["prompt_tokens"] is None
+
+
+def test_percentile_is_numpys_linear_percentile_to_the_bit():
+    """run.json's token percentiles are computed without numpy, and equal numpy's figures exactly."""
+    import random
+
+    np = pytest.importorskip("numpy")
+    from synthloom.metrics.usage import percentile
+
+    rng = random.Random(7)
+    sizes = [1, 2, 3, 4, 5, 7, 10, 20, 21, 99, 100, 101, 1000, 4097]
+    for size in sizes:
+        for _ in range(20):
+            values = sorted(rng.randrange(0, rng.choice([3, 1000, 10**6, 2**40])) for _ in range(size))
+            for q in (0, 5, 50, 90, 95, 99, 100):
+                expected = float(np.percentile(np.array(values, dtype=np.int64), q))
+                assert percentile(values, q) == expected, (values, q)

@@ -1,4 +1,8 @@
-"""The `synthloom` command: one module per subcommand."""
+"""The `synthloom` command: one module per subcommand.
+
+Building the parser imports only the command modules, which import their machinery (the run,
+pyarrow, numpy, backends) inside `handle`: `--help` and `--version` answer at once.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import signal
 import sys
 import traceback
 
-from .. import __version__
 from ..errors import StageFailed, SynthloomError
 from . import dedup as dedup_command
 from . import estimate as estimate_command
@@ -29,7 +32,7 @@ COMMANDS = (run_command, estimate_command, validate_command, export_command, ing
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synthloom", description="Generate diverse, verified synthetic datasets with LLMs.")
-    parser.add_argument("--version", action="version", version=f"synthloom {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
@@ -38,6 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
         command_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                                     help="show the traceback of an internal error")
     return parser
+
+
+class VersionAction(argparse.Action):
+    """`--version`: reads the installed version only when asked (importlib.metadata is slow to import)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: object, values: object, option_string: str | None = None) -> None:
+        from ..version import package_version
+
+        print(f"synthloom {package_version()}")
+        parser.exit()
 
 
 LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})

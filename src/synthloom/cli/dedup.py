@@ -7,8 +7,6 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-import orjson
-
 from ..errors import ConfigError
 
 __all__ = ["add_parser", "handle", "read_records", "field_value"]
@@ -61,6 +59,8 @@ def handle(args: argparse.Namespace) -> int:
 
 def read_records(path: Path, field: str) -> Iterator[tuple[int, bytes, str]]:
     """(line number, raw line, text of `field`) for each non-blank line; bad lines are a ConfigError."""
+    import orjson
+
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
             if not raw.strip():
@@ -86,6 +86,8 @@ def field_value(row: object, field: str, where: str) -> str:
 
 def write_split(data: Path, field: str, duplicates: list, out: Path, rejected: Path, reason: str) -> None:
     """Copy kept lines byte-for-byte to `out` and dropped rows with their reason to `rejected`, atomically."""
+    import orjson
+
     dropped = {d.index: d for d in duplicates}
     wanted = {d.kept for d in duplicates}
     names: dict[int, object] = {}  # kept record → its id field, else its line number

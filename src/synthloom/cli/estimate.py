@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..api import resolve_backend_spec
-from ..estimate import Estimate, estimate
-from ..cost.prices import PriceTable, dollars
-from ..recipe import load_recipe
 from .run import add_price_arguments
+
+if TYPE_CHECKING:
+    from ..estimate import Estimate
 
 __all__ = ["add_parser", "handle"]
 
@@ -36,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..api import resolve_backend_spec
+    from ..estimate import estimate
+    from ..cost.prices import PriceTable
+    from ..recipe import load_recipe
+
     recipe = load_recipe(args.recipe)
     spec = resolve_backend_spec(recipe, kind=args.kind, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env)
     prices = PriceTable.for_run(recipe, args.price_in, args.price_out)
@@ -47,6 +52,8 @@ def handle(args: argparse.Namespace) -> int:
 
 def render(e: Estimate) -> str:
     """A table per stage and the totals, saying how each figure was made."""
+    from ..cost.prices import dollars
+
     lines = [f"estimate for {e.n:,} records of {e.recipe} (prompts of {e.sampled:,} records rendered; "
              f"prompt tokens: {e.counting})"]
     if e.pilot:

@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..export.dataset import export_dataset
-from ..export.files import describe_os_error
 from ..export.formats import FORMATS, FieldMap
 
 __all__ = ["add_parser", "handle"]
@@ -40,6 +38,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..export.files import describe_os_error
+    from ..export.training_files import export_dataset
+
+    from ..export.files import describe_os_error
+    from ..export.training_files import export_dataset
+
     for flag, formats in FIELD_FLAGS.items():
         if getattr(args, flag) is not None and args.format in FORMATS and args.format not in formats:
             raise ConfigError(f"--{flag.replace('_', '-')} is not used by --format {args.format}")

@@ -7,11 +7,6 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..api import resolve_backend_spec, run
-from ..cost.prices import PriceTable, dollars
-from ..recipe import load_recipe
-from ..runner import RunOptions
-from .progress import ProgressBar, summary_line
 
 __all__ = ["add_parser", "handle"]
 
@@ -54,6 +49,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..api import resolve_backend_spec, run
+    from ..cost.prices import PriceTable
+    from ..recipe import load_recipe
+    from ..runner import RunOptions
+    from .progress import ProgressBar, summary_line
+
     recipe = load_recipe(args.recipe)
     if args.seed is not None:
         recipe = recipe.model_copy(update={"seed": args.seed})
@@ -117,6 +118,8 @@ def add_price_arguments(p: argparse.ArgumentParser) -> None:
 
 def cost_lines(cost: dict, stats) -> list[str]:
     """What was spent, and whether the budget stopped the run."""
+    from ..cost.prices import dollars
+
     paid, budget = cost.get("paid") or {}, cost.get("budget")
     lines = []
     if paid.get("dollars") is not None:

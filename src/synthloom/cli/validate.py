@@ -8,13 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError
-
-from ..backends.base import Request
 from ..errors import ConfigError, missing_extra
-from ..pipeline import build_pipeline
-from ..recipe import FieldProblem, load_recipe, problem_to_error
-from ..registry import default_registry
 
 __all__ = ["add_parser", "handle"]
 
@@ -28,15 +22,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..pipeline import build_pipeline
+    from ..recipe import load_recipe
+    from ..registry import default_registry
+
     recipe = load_recipe(args.recipe)
     registry = default_registry()
+    if recipe.corpus is None and args.corpus is None:
+        return report(args, recipe, registry, build_pipeline(recipe, registry))
     try:
-        from ..corpus.resolve import open_corpus  # numpy and friends only when a command needs them
+        from ..corpus.resolve import open_corpus  # numpy and friends only when a recipe has a corpus
     except ImportError as exc:
-        if recipe.corpus is not None or args.corpus is not None:
-            raise missing_extra("corpus", exc) from None
-        open_corpus = lambda *a: (None, None)  # noqa: E731
-
+        raise missing_extra("corpus", exc) from None
     with tempfile.TemporaryDirectory(prefix="synthloom-validate-") as tmp:
         corpus, _ = open_corpus(recipe, Path(tmp), args.corpus)  # documents are ingested into a scratch dir
         pipeline = build_pipeline(recipe, registry, corpus=corpus)
@@ -57,6 +54,9 @@ def check_backend_options(recipe, registry) -> None:
 
 
 def report(args: argparse.Namespace, recipe, registry, pipeline) -> int:
+    from ..backends.base import Request
+    from ..recipe import FieldProblem, problem_to_error
+
     if recipe.backend.kind not in registry.backends:
         known = ", ".join(sorted(registry.backends))
         problem = FieldProblem(("backend", "kind"), f"unknown backend {recipe.backend.kind!r} (known: {known})")
@@ -85,6 +85,10 @@ def report(args: argparse.Namespace, recipe, registry, pipeline) -> int:
 
 def render_first(pipeline, recipe, record) -> Any:
     """The first stage's request for a record; a prompt that does not render is the recipe's error."""
+    from jinja2 import TemplateError
+
+    from ..recipe import FieldProblem, problem_to_error
+
     stage = pipeline.stages[0]
     try:
         request = stage.render(record)

@@ -4,8 +4,7 @@ Names are imported on first use, so the stages that need only the text helpers (
 registry built without the `corpus` extra) do not import numpy, bm25s or WordLlama.
 """
 
-from importlib import import_module
-from typing import Any
+from ..lazy import lazy_attributes
 
 __all__ = [
     "Chunk",
@@ -27,8 +26,4 @@ _WHERE = {
     "Document": "readers", "Unreadable": "readers", "read_document": "readers",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'synthloom.corpus' has no attribute {name!r}")
-    return getattr(import_module(f".{_WHERE[name]}", __name__), name)
+__getattr__, __dir__ = lazy_attributes(__name__, {name: f".{module}" for name, module in _WHERE.items()})

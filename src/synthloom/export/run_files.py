@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import yaml
 
-from .. import __version__
+from ..version import package_version
 from ..curate.dataset import DatasetCuration, curate_dataset
 from ..cost.prices import PriceTable
 from ..curate.summary import curation_summary, dataset_schema
@@ -21,7 +21,6 @@ from ..recipe.model import BackendSpec, Recipe
 from ..store import Store
 from .files import Staging
 from .jsonl import write_lines_to
-from .parquet import convert_jsonl_to
 from .redact import backend_secrets, holds_secret, scrub_base_urls, without_credentials
 
 __all__ = ["export_run", "grounding_summary", "without_credentials"]
@@ -31,6 +30,8 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
                prices: PriceTable | None = None, endpoints: list[dict[str, Any]] | None = None,
                engine: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the run directory's files from the store, after the dataset-wide curation steps."""
+    from .parquet import convert_jsonl_to  # pyarrow: 0.2 s to import, so only when files are written
+
     curation = curate_dataset(store, pipeline.dataset_steps, n) if pipeline.dataset_steps else DatasetCuration()
     dropped = curation.dropped
     with Staging(EXPORT_HINT).writing() as stage:
@@ -63,7 +64,7 @@ def run_summary(store: Store, pipeline: Any, n: int, spec: BackendSpec, stats: A
     """run.json: counts, backends (without credentials), this run's figures, curation, cost, schema."""
     dropped = curation.dropped
     summary = {
-        "synthloom": __version__,
+        "synthloom": package_version(),
         "python": platform.python_version(),
         "recipe": pipeline.recipe.name,
         "recipe_fingerprint": pipeline.fingerprint(),

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import Counter, defaultdict
-from typing import Iterable, Mapping
-
-import numpy as np
+from typing import Iterable, Mapping, Sequence
 
 from ..cost.prices import PriceTable
 
-__all__ = ["token_usage", "cost"]
+__all__ = ["token_usage", "cost", "percentile"]
 
 
 def cost(prompt_tokens: int, completion_tokens: int, price_in: float | None, price_out: float | None) -> float | None:
@@ -54,7 +53,7 @@ def token_usage(lineage: Iterable[Mapping], *, price_in: float | None = None, pr
     totals = {key: sum(s[key] for s in stages.values()) for key in ("calls", "cached", "prompt_tokens", "completion_tokens")}
     costs = [s["cost"] for s in stages.values()]
     totals["cost"] = sum(costs) if prices and None not in costs else None
-    spent_total = np.frombuffer(per_record, dtype=np.int64) if per_record else np.zeros(0)
+    spent_sorted = sorted(per_record)
     records = len(per_record)
     return {
         "records": records, "stages": dict(stages), "totals": totals,
@@ -62,9 +61,21 @@ def token_usage(lineage: Iterable[Mapping], *, price_in: float | None = None, pr
             "prompt_tokens": totals["prompt_tokens"] / records if records else None,
             "completion_tokens": totals["completion_tokens"] / records if records else None,
             "calls": totals["calls"] / records if records else None,
-            "tokens_p50": float(np.percentile(spent_total, 50)) if records else None,
-            "tokens_p95": float(np.percentile(spent_total, 95)) if records else None,
+            "tokens_p50": percentile(spent_sorted, 50) if records else None,
+            "tokens_p95": percentile(spent_sorted, 95) if records else None,
             "cost": totals["cost"] / records if records and totals["cost"] is not None else None,
         },
         "price_in": price_in, "price_out": price_out, "prices": prices.describe() if prices else None,
     }
+
+
+def percentile(ordered: Sequence[int], q: float) -> float:
+    """The q-th percentile of sorted integers, computed as numpy's default (linear) method does,
+    to the bit: run.json needs no numpy, and its figures do not change with the install."""
+    virtual = (len(ordered) - 1) * (q / 100)
+    below = math.floor(virtual)
+    if below >= len(ordered) - 1:
+        return float(ordered[-1])
+    low, high = ordered[below], ordered[below + 1]
+    weight, step = virtual - below, high - low
+    return high - step * (1 - weight) if weight >= 0.5 else low + step * weight

@@ -10,7 +10,7 @@ from itertools import zip_longest
 
 from jinja2 import Environment
 
-from .. import __version__
+from ..version import package_version
 from .build import RunData, as_text
 from .plots import render_plots
 from .summary import headline
@@ -68,7 +68,7 @@ def render_html(run: RunData, metrics: dict, show: int = 100) -> str:
     backend = metrics.get("backend") or {}
     rejected = pick_rejected(run.rejected, metrics.get("text_field"), show)
     return env.from_string(PAGE).render(
-        title=f"synthloom report: {metrics.get('recipe') or run.path.name}", version=__version__,
+        title=f"synthloom report: {metrics.get('recipe') or run.path.name}", version=package_version(),
         metrics=metrics, headline=headline(metrics), plots=render_plots(metrics), drops=metrics["drops"],
         kept=pick_kept(run.rows, metrics.get("text_field"), show), rejected=rejected,
         reasons=sorted({r["reason"] for r in rejected}),

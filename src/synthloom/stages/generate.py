@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backends.base import Message, Request, Response
@@ -41,6 +40,8 @@ class GenerateConfig(BaseModel):
         if isinstance(value, type) and issubclass(value, BaseModel):
             return value.model_json_schema()
         if value is not None:
+            import jsonschema  # 0.2 s to import: only for recipes with structured output
+
             try:
                 jsonschema.Draft202012Validator.check_schema(value)
             except jsonschema.SchemaError as exc:
@@ -58,6 +59,13 @@ class GenerateConfig(BaseModel):
         return None if value is None else check_identifier(value)
 
 
+def schema_validator(schema: dict[str, Any]) -> Any:
+    """A validator for the reply's JSON Schema (jsonschema is imported only when a stage has one)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema)
+
+
 class GenerateStage(StageBase):
     """Renders `system` and `prompt` as chat messages; the stripped reply becomes `output`."""
 
@@ -73,7 +81,7 @@ class GenerateStage(StageBase):
         self.outputs = (config.output or config.name,)
         self.inputs = self.prompt.variables | (self.system.variables if self.system else frozenset())
         self.fingerprint = fingerprint_of(config.prompt, config.system, json.dumps(config.schema_, sort_keys=True))
-        self.validator = jsonschema.Draft202012Validator(config.schema_) if config.schema_ else None
+        self.validator = schema_validator(config.schema_) if config.schema_ else None
         self.response_format = (
             {"type": "json_schema", "json_schema": {"name": config.name, "schema": config.schema_, "strict": True}}
             if config.schema_ else None

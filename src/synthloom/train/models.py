@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..version import package_version
 from ..errors import ConfigError, missing_extra
 from .data import Examples
 
@@ -93,7 +93,7 @@ def save_model(model: Any, kind: str, examples: Examples, out: str | Path) -> Pa
         import joblib
 
         joblib.dump(model, out / "model.joblib")
-    meta = {"synthloom": __version__, "model": kind, "labels": examples.label_set(), "trained_on": examples.source,
+    meta = {"synthloom": package_version(), "model": kind, "labels": examples.label_set(), "trained_on": examples.source,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out

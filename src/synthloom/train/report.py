@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from .. import __version__
+from ..version import package_version
 from ..errors import ConfigError
 from ..report.html import script_hash
 from ..report.plots import KEPT, MUTED, legend_above, new_figure, plain, render_plots, to_svg
@@ -119,7 +119,7 @@ def render_eval_html(scores: dict, model_dir: str | Path) -> str:
     env = Environment(autoescape=True, keep_trailing_newline=True)
     model = scores.get("model") or {}
     return env.from_string(PAGE).render(
-        title=f"synthloom evaluation: {Path(model_dir).name}", version=__version__, scores=scores,
+        title=f"synthloom evaluation: {Path(model_dir).name}", version=package_version(), scores=scores,
         model={"model": model.get("model", "?"), "trained_on": model.get("trained_on") or {}},
         plots=render_plots(scores, EVAL_PLOTS), curve=scores.get("learning_curve") or [],
         script=SCRIPT, script_hash=script_hash(SCRIPT),
