@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ConfigError
+from ..errors import ConfigError, missing_extra
 
 __all__ = ["add_parser", "handle", "read_records", "field_value"]
 
@@ -34,7 +34,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..curate.dedup import make_deduper
+    try:
+        from ..curate.dedup import make_deduper
+    except ImportError as exc:
+        raise missing_extra("curate", exc) from None
 
     if args.threshold is not None and args.method == "exact":
         raise ConfigError("--threshold is not used by --method exact")

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, missing_extra
 from .train import parse_label_map
 
 __all__ = ["add_parser", "handle", "parse_sizes"]
@@ -36,7 +36,11 @@ def handle(args: argparse.Namespace) -> int:
     from ..train.data import load_examples
     from ..train.evaluate import curve_sizes, evaluate, iter_learning_curve, training_data
     from ..train.models import load_model
-    from ..train.report import eval_paths, write_eval
+
+    try:
+        from ..train.report import eval_paths, write_eval  # the page's plots: numpy and matplotlib
+    except ImportError as exc:
+        raise missing_extra("curate", exc) from None
 
     requested = parse_sizes(args.sizes)
     model, meta = load_model(args.model)
