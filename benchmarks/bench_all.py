@@ -46,6 +46,7 @@ BENCHES = (
     Bench("dedup", "bench_dedup.py", "dedup.json", 1800),
     Bench("memory", "bench_memory.py", "memory.json", 1800),
     Bench("corpus", "bench_corpus.py", "corpus.json", 1800),
+    Bench("startup", "bench_startup.py", "startup.json", 600),
 )
 
 

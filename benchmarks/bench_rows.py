@@ -158,6 +158,21 @@ def corpus_rows(d: dict) -> list[Row]:
     ]
 
 
+def startup_rows(d: dict) -> list[Row]:
+    """One row per command: its median wall time as a ratio to `python -c pass`; the goal is --help's."""
+    base = d["commands"][d["baseline"]]
+    rows = []
+    for name, c in d["commands"].items():
+        if name == d["baseline"]:
+            continue
+        is_help = name == "synthloom --help"
+        rows.append(Row(f"start-up: `{name}` vs `{d['baseline']}`, wall time, median of {d['rounds']} interleaved rounds",
+                        f"**{c['ratio']:.2f}×** ({c['median_s']:.3f} vs {base['median_s']:.3f} s)",
+                        f"≤ {d['goal_help_s']} s" if is_help else "none set",
+                        verdict(c["median_s"] <= d["goal_help_s"]) if is_help else "info", f"{PY}bench_startup.py"))
+    return rows
+
+
 def _num(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -167,4 +182,5 @@ ROW_BUILDERS: dict[str, Callable[[dict], list[Row]]] = {
     "openai": openai_rows, "latency": latency_rows, "peers": peers_rows, "embedded": embedded_rows,
     "embedded-batch": lambda d: embedded_rows(d, "bench_embedded_batch.py"),
     "dedup": dedup_rows, "memory": memory_rows, "corpus": corpus_rows,
+    "startup": startup_rows,
 }

@@ -39,6 +39,19 @@ def test_bench_latency_reports_ratios_against_the_ideal(tmp_path: Path):
     assert data["goal"] == 1.2 and data["goal_met"] == (data["ratio"] <= 1.2)
 
 
+def test_bench_startup_reports_each_command_against_python_c_pass(tmp_path: Path):
+    results = tmp_path / "startup.json"
+    done = subprocess.run([sys.executable, str(BENCH / "bench_startup.py"), "--rounds", "1", "--results", str(results)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(results.read_text())
+    assert data["baseline"] == "python -c pass" and data["commands"]["python -c pass"]["ratio"] == 1.0
+    assert {"synthloom --help", "synthloom --version", "synthloom validate recipes/sentiment.yaml"} <= set(data["commands"])
+    for name, command in data["commands"].items():
+        assert command["median_s"] > 0 and command["ratio"] == round(command["median_s"] / data["commands"]["python -c pass"]["median_s"], 2), name
+    assert data["goal_help_s"] == 0.3 and data["goal_met"] == (data["commands"]["synthloom --help"]["median_s"] <= 0.3)
+
+
 def sample_results(results: Path) -> None:
     """Results files shaped like the benches write them; corpus and memory have none."""
     results.mkdir()
@@ -72,10 +85,14 @@ def sample_results(results: Path) -> None:
         "tools": {"synthloom": {"docs_per_s": 30000, "recall": 0.9995, "speed_ratio_vs_datasketch": 5.47,
                                 "speed_ratio_vs_rensa": 1.1},
                   "datasketch": {"docs_per_s": 5480, "recall": 0.8}, "rensa": {"docs_per_s": 27270, "recall": 0.64}}}))
+    (results / "startup.json").write_text(json.dumps({
+        "rounds": 15, "baseline": "python -c pass", "goal_help_s": 0.3, "goal_met": True,
+        "commands": {"python -c pass": {"median_s": 0.02, "ratio": 1.0}, "synthloom --help": {"median_s": 0.08, "ratio": 4.0},
+                     "synthloom --version": {"median_s": 0.1, "ratio": 5.0}}}))
     (results / "bench_all.json").write_text(json.dumps({
         "machine": {"cpus": 2, "load_avg": [3.1, 2.9, 2.5], "python": "3.11.7", "timestamp": "2026-01-01 00:00:00"},
         "load_avg_end": [2.0, 2.5, 2.4],
-        "outcomes": [{"name": "openai", "status": "ok", "load_at_start": 3.1},
+        "outcomes": [{"name": "openai", "status": "ok", "load_at_start": 3.1}, {"name": "startup", "status": "ok"},
                      {"name": "corpus", "status": "failed", "reason": "exit code 1: ModuleNotFoundError: No module named 'bm25s'"},
                      {"name": "dedup", "status": "skipped", "reason": "not selected (--only/--skip)"}]}))
 
@@ -105,6 +122,9 @@ def test_bench_all_renders_every_bench_including_failed_and_skipped(tmp_path: Pa
     assert "| failed |" in table_row(text, "corpus") and "No module named 'bm25s'" in text
     assert "| skipped |" in table_row(text, "dedup")  # results on disk, but not from this run
     assert "not run: no memory.json" in table_row(text, "memory")
+    startup = table_row(text, "start-up: `synthloom --help` vs `python -c pass`")
+    assert "**4.00×** (0.080 vs 0.020 s)" in startup and "≤ 0.3 s" in startup and "| pass |" in startup
+    assert "| info |" in table_row(text, "start-up: `synthloom --version`")
     assert "bespokelabs-curator 0.1.31 (`pip install bespokelabs-curator==0.1.31`; openai 2.30.0)" in text
 
 

@@ -12,11 +12,13 @@ import importlib
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..version import package_version
 from ..errors import ConfigError, missing_extra
-from .data import Examples
+from ..version import package_version
+
+if TYPE_CHECKING:
+    from .data import Examples
 
 __all__ = ["MODELS", "make_model", "train_model", "save_model", "load_model"]
 
