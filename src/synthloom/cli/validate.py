@@ -63,11 +63,16 @@ def report(args: argparse.Namespace, recipe, registry, pipeline) -> int:
         raise problem_to_error(problem, recipe)
     check_backend_options(recipe, registry)
     lists = ", ".join(f"{name} ({len(e.items)})" for name, e in pipeline.entities.items()) or "none"
-    stages = " → ".join(f"{s.name} [{', '.join(s.outputs)}]" for s in pipeline.stages)
+    steps = list(zip(pipeline.stages, pipeline.sections))
+    stages = " → ".join(step_text(s) for s, (section, _) in steps if section == "stages")
+    curation = [step_text(s) for s, (section, _) in steps if section == "curate"]
+    curation += [f"{s.name} (over all kept records)" for s in pipeline.dataset_steps]
     print(f"ok: {args.recipe}: recipe {recipe.name!r}")
     print(f"  entity lists: {lists}")
     print(f"  slots: {', '.join(pipeline.samplers) or 'none'}")
     print(f"  stages: {stages}")
+    if curation:
+        print(f"  curation steps: {' → '.join(curation)}")
     print(f"  backend: {recipe.backend.kind}" + (f" ({recipe.backend.model})" if recipe.backend.model else ""))
     if pipeline.corpus is not None:
         print(f"  corpus: {len(pipeline.corpus)} chunks")
@@ -81,6 +86,11 @@ def report(args: argparse.Namespace, recipe, registry, pipeline) -> int:
         for message in request.messages:
             print(f"[{message['role']}] {message['content']}")
     return 0
+
+
+def step_text(step: Any) -> str:
+    """A stage or curation step as `name [the fields it adds]`."""
+    return f"{step.name} [{', '.join(step.outputs)}]" if step.outputs else step.name
 
 
 def render_first(pipeline, recipe, record) -> Any:

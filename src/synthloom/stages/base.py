@@ -31,7 +31,7 @@ class StageContext:
     model: str = ""
     models: dict[str, str] = field(default_factory=dict)  # named backends → their model ids
     corpus: Any = None  # a CorpusIndex for stages with `uses_corpus = True`
-    base_dir: Any = None  # the recipe's folder, for files a step reads (a blocklist)
+    base_dir: Any = None  # the recipe's folder, for files a curation step reads (a blocklist)
 
     def model_for(self, backend: str | None) -> str:
         return self.models.get(backend, self.model) if backend else self.model
