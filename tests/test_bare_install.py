@@ -115,3 +115,18 @@ def test_validate_estimate_export_and_a_missing_extra(bare_venv, tmp_path):
     report = synthloom(bare_venv, "report", str(out))  # needs the curate extra: one line saying so, exit 2
     assert report.returncode == 2 and "Traceback" not in report.stderr
     assert report.stderr.strip().splitlines() == [report.stderr.strip()] and "pip install 'synthloom[curate]'" in report.stderr
+
+
+def test_a_curation_step_that_needs_an_extra_stops_before_any_request(bare_venv, tmp_path):
+    recipe = tmp_path / "checked.yaml"
+    recipe.write_text("name: checked\nentities: {nouns: [cat, dog]}\nslots: {noun: nouns}\n"
+                      "stages: [{name: story, prompt: 'Write about {{ noun }}.'}]\n"
+                      "curate: [{kind: constraints, name: uses_words, field: story, words: [noun]}]\n")
+    checked = synthloom(bare_venv, "validate", str(recipe))
+    assert checked.returncode == 2 and "pip install 'synthloom[curate]'" in checked.stderr and "lemminflect" in checked.stderr
+    with scripted_server(lambda body, number: completion("a cat")) as server:
+        done = synthloom(bare_venv, "run", str(recipe), "-n", "3", "--backend", "openai", "--base-url", server["url"],
+                         "--model", "scripted", "--quiet", "--out", str(tmp_path / "out"))
+        calls = len(server["calls"])
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "pip install 'synthloom[curate]'" in done.stderr
+    assert calls == 0  # nothing paid for

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SynthloomError", "RecipeError", "ConfigError", "RunStopped", "RecordError", "StageFailed", "missing_extra"]
+__all__ = ["SynthloomError", "RecipeError", "ConfigError", "RunStopped", "RecordError", "StageFailed", "missing_extra", "require_extra"]
 
 
 class SynthloomError(Exception):
@@ -56,3 +56,13 @@ def missing_extra(extra: str, exc: ImportError) -> ConfigError:
     """The error for an optional dependency that is not installed."""
     return ConfigError(f"this needs the `{extra}` extra ({exc.name or exc} is not installed): "
                        f"pip install 'synthloom[{extra}]'")
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Raise `missing_extra` at once if a module a step needs is not installed: called when the step
+    is built, so `validate` says so and `run` stops before paying for any request."""
+    from importlib.util import find_spec
+
+    for module in modules:
+        if find_spec(module) is None:
+            raise missing_extra(extra, ModuleNotFoundError(f"No module named {module!r}", name=module))

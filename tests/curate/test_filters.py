@@ -95,3 +95,19 @@ def test_truncated_reads_the_last_call_of_each_stage():
     assert step.render(repaired) == {}
     only_title = TruncatedFilter(TruncatedFilter.Config(stages=["title"]))
     assert only_title.render(cut) == {}
+
+
+def test_a_step_whose_extra_is_missing_says_so_when_built(monkeypatch):
+    """Checked when the recipe is built (validate, and run before any request), not on the first record."""
+    import importlib.util
+
+    from synthloom.curate.filters import LanguageFilter
+    from synthloom.curate.verify.constraints import ConstraintConfig, ConstraintStage
+    from synthloom.errors import ConfigError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("py3langid", "lemminflect") else real(name, *a))
+    with pytest.raises(ConfigError, match=r"`curate` extra \(py3langid is not installed\)"):
+        LanguageFilter(LanguageFilter.Config(field="text"))
+    with pytest.raises(ConfigError, match=r"`curate` extra \(lemminflect is not installed\)"):
+        ConstraintStage(ConstraintConfig(name="c", field="text", words=["noun"]))

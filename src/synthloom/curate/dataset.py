@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Iterator, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import ConfigError, missing_extra
+from ..errors import ConfigError, missing_extra, require_extra
 from ..recipe.load import FieldProblem
 from ..recipe.model import check_identifier
 from ..stages.base import StageBase, StageContext
@@ -60,6 +60,8 @@ class DedupStep(StageBase):
             from .dedup import make_deduper
         except ImportError as exc:
             raise missing_extra("curate", exc) from None
+        if config.method == "semantic":  # WordLlama, loaded only at export: say so before the run
+            require_extra("corpus", "wordllama")
         threshold = None if config.method == "exact" else self.threshold
         try:
             self.deduper = make_deduper(config.method, threshold, **config.options)

@@ -6,8 +6,9 @@ from functools import lru_cache
 
 from pydantic import Field
 
-from ...errors import missing_extra
+from ...errors import missing_extra, require_extra
 from ...record import Record, Rejected
+from ...stages.base import StageContext
 from .base import Filter, FilterConfig
 
 __all__ = ["LanguageFilter", "LanguageConfig", "identify_language"]
@@ -38,6 +39,10 @@ class LanguageFilter(Filter):
     """`wrong_language` (another language, confidently) or `language_unsure`."""
 
     Config = LanguageConfig
+
+    def __init__(self, config: LanguageConfig, context: StageContext = StageContext()):
+        require_extra("curate", "py3langid")
+        super().__init__(config, context)
 
     def check(self, text: str, record: Record) -> Rejected | None:
         if not text.strip():

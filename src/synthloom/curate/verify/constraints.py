@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...backends.base import Request, Response
-from ...errors import missing_extra
+from ...errors import missing_extra, require_extra
 from ...record import Record, Rejected
 from ...recipe.load import FieldProblem
 from ...recipe.model import check_identifier
@@ -129,6 +129,7 @@ class ConstraintStage(StageBase):
     figures: ClassVar[Literal["constraints", "grounding"] | None] = "constraints"
 
     def __init__(self, config: ConstraintConfig, context: StageContext = StageContext()):
+        require_extra("curate", "lemminflect")
         self.config = config
         self.name = config.name
         self.outputs = (config.name,)
