@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["SynthloomError", "RecipeError", "ConfigError", "RunStopped", "RecordError", "StageFailed", "missing_extra", "require_extra"]
+__all__ = ["SynthloomError", "RecipeError", "ConfigError", "RunStopped", "RecordError", "StageFailed", "missing_extra",
+           "require_extra"]
 
 
 class SynthloomError(Exception):
