@@ -72,3 +72,29 @@ def test_import_synthloom_is_lazy_and_the_names_resolve(tmp_path):
     assert set(synthloom.__all__) <= set(dir(synthloom))
     with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
         synthloom.not_a_name  # noqa: B018
+
+
+EACH_ALONE = """
+import importlib, json, pkgutil, sys
+import synthloom
+names = sorted(m.name for m in pkgutil.walk_packages(synthloom.__path__, "synthloom.")
+               if not m.name.endswith(("__main__", "train.finetune")))  # finetune: torch takes seconds to import
+failed = {}
+for name in names:
+    for loaded in [m for m in sys.modules if m == "synthloom" or m.startswith("synthloom.")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        failed[name] = f"{type(exc).__name__}: {exc}"
+print(json.dumps({"modules": len(names), "failed": failed}))
+"""
+
+
+def test_every_module_imports_first_in_a_fresh_interpreter():
+    """With lazy package names nothing imports the run machinery up front, so a module that only
+    worked after another had loaded (an import circle) would fail here."""
+    done = subprocess.run([sys.executable, "-c", EACH_ALONE], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["modules"] > 100 and found["failed"] == {}
