@@ -100,7 +100,7 @@ def test_killed_ray_run_resumes_without_paying_twice(write_recipe, tmp_path):
 
 def test_a_local_run_finishes_what_a_killed_ray_run_left(write_recipe, tmp_path):
     """The shards are merged by whichever run comes next, distributed or not."""
-    from synthloom.executors.shards import ShardStore
+    from synthloom.store import ShardStore
     from synthloom.store import Store
 
     recipe, out = write_recipe(SLOW.replace("latency: 0.05", "latency: 0.0")), tmp_path / "o"

@@ -30,7 +30,7 @@ from ..prepare.session import RunSession
 from ..runner import Caller, Runner, RunStats
 from ..store import Store
 from .base import ProgressCallback
-from .shards import SHARDS, ShardStore, merge_shards, shard_counts
+from ..store.shards import SHARDS, ShardStore, merge_shards, shard_counts
 
 __all__ = ["RayExecutor", "run_shard"]
 

@@ -18,10 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
-from ..store import Store
+from ..store import Store, StoreReader
 from .files import describe_os_error, remove_quietly, remove_stale_temps
 from .formats import COLUMNS, FORMATS, FieldMap, SkipRow, convert_row
-from .store_reader import StoreReader
 
 __all__ = ["export_dataset", "ExportResult"]
 

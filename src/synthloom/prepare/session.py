@@ -11,12 +11,11 @@ from typing import Any, AsyncIterator
 from ..cost.budget import Budget, BudgetReached
 from ..cost.prices import PriceTable
 from ..errors import ConfigError, RunStopped
-from ..executors.shards import merge_shards
 from ..export.redact import without_credentials
 from ..outage import OutageTooLong
 from ..pipeline import Pipeline
 from ..runner import DEFAULT, Caller, RunStats
-from ..store import Store
+from ..store import Store, merge_shards
 from .backends import close_all, start_all
 from .directory import RunDirectory
 from .plan import RunPlan

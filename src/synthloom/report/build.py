@@ -12,7 +12,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..export.redact import recipe_base_urls, scrub_base_urls, without_credentials
-from ..export.store_reader import StoreReader
+from ..store import StoreReader
 from ..metrics import diversity_metrics, entity_coverage, label_balance, length_distribution, token_usage
 from ..cost.prices import PriceTable
 from ..recipe.model import Price

@@ -22,7 +22,7 @@ import orjson
 
 from ..backends.base import Response
 from ..errors import ConfigError
-from ..store import Store
+from .core import Store
 
 __all__ = ["ShardStore", "merge_shards", "shard_counts", "SHARDS"]
 

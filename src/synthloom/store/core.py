@@ -7,58 +7,22 @@ failures with their reason. Schema changes go in MIGRATIONS, applied by PRAGMA u
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import orjson
-import os
 import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Container, Iterator
 
-from .backends.base import Response
-from .errors import ConfigError
-from .record import Record
+import orjson
 
-__all__ = ["Store", "Failure", "RunLock", "MIGRATIONS"]
+from ..backends.base import Response
+from ..errors import ConfigError
+from ..record import Record
+from .schema import MIGRATIONS, dumps, use_wal, write_failure_reason
 
-MIGRATIONS = [
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE responses (
-        key TEXT PRIMARY KEY, request TEXT NOT NULL, response TEXT NOT NULL, created REAL NOT NULL);
-    CREATE TABLE records (
-        idx INTEGER PRIMARY KEY, id TEXT NOT NULL, row TEXT NOT NULL, lineage TEXT NOT NULL, created REAL NOT NULL);
-    CREATE TABLE failures (
-        idx INTEGER PRIMARY KEY, id TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL,
-        detail TEXT NOT NULL, transient INTEGER NOT NULL, row TEXT NOT NULL, created REAL NOT NULL);
-    """,
-    # the calls a rejected record made, so what it cost is counted too
-    """
-    ALTER TABLE failures ADD COLUMN lineage TEXT NOT NULL DEFAULT '[]';
-    """,
-]
-
+__all__ = ["Store", "Failure"]
 
 MAX_PENDING = 1000  # queued writes committed at once at the latest: memory stays flat however fast answers come
-
-
-def dumps(value: Any) -> str:
-    return orjson.dumps(value).decode("utf-8")
-
-
-def use_wal(db: sqlite3.Connection, tries: int = 200) -> None:
-    """Switch to WAL. On a new file that other processes open at the same moment, their switches
-    collide and SQLite answers "database is locked" at once, without waiting: so try again."""
-    for attempt in range(tries):
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == tries - 1:
-                raise
-            time.sleep(0.01)
 
 
 class Failure(dict):
@@ -290,43 +254,3 @@ class Store:
             self.db.execute("DELETE FROM records")
             self.db.execute("DELETE FROM failures")
         self.transient.clear()
-
-
-def write_failure_reason(exc: sqlite3.Error) -> str | None:
-    """'no space left on device' for SQLITE_FULL, 'read-only file system' for SQLITE_READONLY, else None."""
-    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
-    if code == sqlite3.SQLITE_FULL:
-        return "no space left on device"
-    if code == sqlite3.SQLITE_READONLY:
-        return "read-only file system"
-    return None
-
-
-class RunLock:
-    """An exclusive lock on an output directory, so two runs never write one store."""
-
-    def __init__(self, directory: Path):
-        self.path = directory / ".lock"
-        self.fd: int | None = None
-
-    def __enter__(self) -> "RunLock":
-        try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise ConfigError(f"cannot write in {self.path.parent}: {exc.strerror}") from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(self.fd, 32).decode(errors="replace").strip() or "?"
-            os.close(self.fd)
-            raise ConfigError(f"{self.path.parent} is in use by another synthloom run (pid {holder})") from None
-        with contextlib.suppress(OSError):  # the pid is for the message above; a full disk does not stop the lock
-            os.ftruncate(self.fd, 0)
-            os.write(self.fd, str(os.getpid()).encode())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None

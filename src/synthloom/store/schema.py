@@ -1,0 +1,56 @@
+"""The run database's schema (MIGRATIONS, applied by PRAGMA user_version) and the SQLite
+settings and error readings every connection that writes it shares."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+import orjson
+
+__all__ = ["MIGRATIONS", "dumps", "use_wal", "write_failure_reason"]
+
+MIGRATIONS = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE responses (
+        key TEXT PRIMARY KEY, request TEXT NOT NULL, response TEXT NOT NULL, created REAL NOT NULL);
+    CREATE TABLE records (
+        idx INTEGER PRIMARY KEY, id TEXT NOT NULL, row TEXT NOT NULL, lineage TEXT NOT NULL, created REAL NOT NULL);
+    CREATE TABLE failures (
+        idx INTEGER PRIMARY KEY, id TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL,
+        detail TEXT NOT NULL, transient INTEGER NOT NULL, row TEXT NOT NULL, created REAL NOT NULL);
+    """,
+    # the calls a rejected record made, so what it cost is counted too
+    """
+    ALTER TABLE failures ADD COLUMN lineage TEXT NOT NULL DEFAULT '[]';
+    """,
+]
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
+def use_wal(db: sqlite3.Connection, tries: int = 200) -> None:
+    """Switch to WAL. On a new file that other processes open at the same moment, their switches
+    collide and SQLite answers "database is locked" at once, without waiting: so try again."""
+    for attempt in range(tries):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.01)
+
+
+def write_failure_reason(exc: sqlite3.Error) -> str | None:
+    """'no space left on device' for SQLITE_FULL, 'read-only file system' for SQLITE_READONLY, else None."""
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return "no space left on device"
+    if code == sqlite3.SQLITE_READONLY:
+        return "read-only file system"
+    return None
