@@ -4,7 +4,7 @@ The driver (the `synthloom run` process) prepares the run as usual (recipe check
 trees, what is left to do), then splits the remaining record indices into one interleaved shard
 per worker. Each worker is a Ray task that rebuilds the pipeline, opens its own backend
 connection pool (or loads its own model), and runs the ordinary Runner over its shard, writing to
-its own shard store (shards.py) and reading the run's store for cached responses. When the
+its own shard store (store/shards.py) and reading the run's store for cached responses. When the
 workers finish, the driver merges the shards into the run's store and exports as a local run
 does. Records are a function of (recipe, seed, index), so the dataset is the same record for
 record as a local run's; a killed run leaves its shards, which the next run merges first.
@@ -16,7 +16,6 @@ shared filesystem on a multi-node one.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,8 @@ from ..prepare.backends import close_all, start_all
 from ..prepare.plan import RunPlan
 from ..prepare.session import RunSession
 from ..runner import Caller, Runner, RunStats
-from ..store import Store
+from ..store import ShardStore, merge_shards, shard_counts
 from .base import ProgressCallback
-from ..store.shards import SHARDS, ShardStore, merge_shards, shard_counts
 
 __all__ = ["RayExecutor", "run_shard"]
 
@@ -135,7 +133,7 @@ def run_shard(plan: RunPlan, shard: int, indices: list[int], budget: float | Non
 
 async def run_shard_async(plan: RunPlan, shard: int, indices: list[int], budget: float | None) -> dict[str, Any]:
     pipeline = plan.pipeline()
-    store = ShardStore(plan.out / SHARDS / f"{shard:03d}-{time.time_ns()}" / Store.FILENAME, plan.out / Store.FILENAME)
+    store = ShardStore.for_worker(plan.out, shard)
     tracker = Budget(plan.prices, budget) if plan.prices else None
     try:
         caller = Caller(plan.backends, store, plan.options, tracker, plan.limits)

@@ -47,7 +47,7 @@ class Store:
             self.migrate()
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a usable synthloom store ({exc})") from None
-        self.transient = {row[0] for row in self.db.execute("SELECT idx FROM failures WHERE transient = 1")}
+        self.transient = self.transient_indices()
         self.deferred = False
         self.on_write: Callable[[], None] | None = None
         self.pending: list[tuple[str, tuple]] = []
@@ -246,6 +246,25 @@ class Store:
         self.flush()
         query = "SELECT stage, reason, COUNT(*) FROM failures WHERE idx < ? AND transient = 0 GROUP BY stage, reason"
         return {(stage, reason): count for stage, reason, count in self.db.execute(query, (n,))}
+
+    def transient_indices(self) -> set[int]:
+        return {row[0] for row in self.db.execute("SELECT idx FROM failures WHERE transient = 1")}
+
+    def merge_shard(self, path: Path) -> None:
+        """Fold a worker's shard store into this one, in one transaction: its responses, its kept
+        records (over a failure here), its failures where no record is kept. Idempotent."""
+        self.flush()
+        self.db.execute("ATTACH DATABASE ? AS shard", (str(path),))
+        try:
+            with self.transaction():
+                self.db.execute("INSERT OR IGNORE INTO responses SELECT * FROM shard.responses")
+                self.db.execute("INSERT OR REPLACE INTO records SELECT * FROM shard.records")
+                self.db.execute("DELETE FROM failures WHERE idx IN (SELECT idx FROM shard.records)")
+                self.db.execute("INSERT OR REPLACE INTO failures SELECT * FROM shard.failures "
+                                "WHERE idx NOT IN (SELECT idx FROM records)")
+        finally:
+            self.db.execute("DETACH DATABASE shard")
+        self.transient = self.transient_indices()
 
     def clear_records(self) -> None:
         """Forget records and failures (the recipe changed) but keep the paid-for responses."""

@@ -1,5 +1,6 @@
 """Reading a run's store without writing to it: exports and reports work on a finished run in a
-read-only directory (an archive, a read-only mount) and never migrate or lock a live run's store."""
+read-only directory (an archive, a read-only mount) and never migrate or lock a live run's store;
+a worker reads the run's cached responses, and the progress bar the shards' counts, the same way."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ from typing import Any
 
 import orjson
 
+from ..backends.base import Response
 from ..errors import ConfigError
 
-__all__ = ["StoreReader"]
+__all__ = ["StoreReader", "connect_read_only"]
 
 
 class StoreReader:
-    """The run store's meta values and stored requests, through a read-only SQLite connection."""
+    """A run store's meta values, stored requests and responses, and counts, read-only."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, timeout: float = 5.0):
         self.path = Path(path)
-        self.db = connect_read_only(self.path)
+        self.db = connect_read_only(self.path, timeout)
 
     def get_meta(self, key: str) -> str | None:
         row = self.query("SELECT value FROM meta WHERE key = ?", (key,))
@@ -29,6 +31,16 @@ class StoreReader:
         """The canonical request stored with a response (its messages are the exact prompt)."""
         row = self.query("SELECT request FROM responses WHERE key = ?", (key,))
         return orjson.loads(row[0]) if row else None
+
+    def get_response(self, key: str) -> Response | None:
+        row = self.query("SELECT response FROM responses WHERE key = ?", (key,))
+        return Response.from_dict(orjson.loads(row[0])) if row else None
+
+    def counts(self) -> dict[str, int]:
+        """Records kept and rejected so far, all of them."""
+        kept = self.query("SELECT COUNT(*) FROM records", ())
+        rejected = self.query("SELECT COUNT(*) FROM failures", ())
+        return {"kept": kept[0] if kept else 0, "rejected": rejected[0] if rejected else 0}
 
     def query(self, sql: str, args: tuple) -> tuple | None:
         try:
@@ -40,14 +52,14 @@ class StoreReader:
         self.db.close()
 
 
-def connect_read_only(path: Path) -> sqlite3.Connection:
+def connect_read_only(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
     """mode=ro; in a read-only directory with no write-ahead log left, immutable=1 (SQLite cannot
     create the -shm file a WAL database needs there, and with no log there is nothing it would add)."""
     if not path.is_file():
         raise ConfigError(f"{path}: not found")
     uri = path.resolve().as_uri()
     try:
-        return checked(sqlite3.connect(f"{uri}?mode=ro", uri=True))
+        return checked(sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout))
     except sqlite3.DatabaseError as exc:
         wal = path.with_name(path.name + "-wal")
         if wal.is_file() and wal.stat().st_size:
@@ -55,7 +67,7 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
                               "and the directory cannot be written") from None
         first = exc
     try:
-        return checked(sqlite3.connect(f"{uri}?immutable=1", uri=True))
+        return checked(sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=timeout))
     except sqlite3.DatabaseError:
         raise ConfigError(f"{path}: not a usable synthloom store ({first})") from None
 

@@ -13,16 +13,13 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import sqlite3
 import time
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from ..backends.base import Response
 from ..errors import ConfigError
 from .core import Store
+from .reader import StoreReader
 
 __all__ = ["ShardStore", "merge_shards", "shard_counts", "SHARDS"]
 
@@ -41,13 +38,17 @@ class ShardStore(Store):
             os.close(self.lock_fd)
             raise ConfigError(f"{Path(path).parent} is in use by another worker") from None
         super().__init__(path)
-        self.base = sqlite3.connect(f"file:{Path(base).resolve()}?mode=ro", uri=True) if Path(base).exists() else None
+        self.base = StoreReader(base) if Path(base).exists() else None
+
+    @classmethod
+    def for_worker(cls, out: Path, worker: int) -> "ShardStore":
+        """A new shard store in OUT/shards for worker number `worker`, reading OUT's store."""
+        return cls(out / SHARDS / f"{worker:03d}-{time.time_ns()}" / cls.FILENAME, out / cls.FILENAME)
 
     def get_response(self, key: str) -> Response | None:
         found = super().get_response(key)
         if found is None and self.base is not None:
-            row = self.base.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
-            found = Response.from_dict(orjson.loads(row[0])) if row else None
+            found = self.base.get_response(key)
         return found
 
     def close(self) -> None:
@@ -83,7 +84,7 @@ def merge_shards(store: Store, out: Path, wait: float = 30.0) -> int:
                         raise ConfigError(f"{shard} is still written by a worker of an earlier run; "
                                           "stop it (ray stop) and run again") from None
                     time.sleep(0.2)
-            merge_one(store, shard / Store.FILENAME)
+            store.merge_shard(shard / Store.FILENAME)
             shutil.rmtree(shard)
             merged += 1
         finally:
@@ -94,33 +95,19 @@ def merge_shards(store: Store, out: Path, wait: float = 30.0) -> int:
     return merged
 
 
-def merge_one(store: Store, path: Path) -> None:
-    store.flush()
-    db = store.db
-    db.execute("ATTACH DATABASE ? AS shard", (str(path),))
-    try:
-        with store.transaction():
-            db.execute("INSERT OR IGNORE INTO responses SELECT * FROM shard.responses")
-            db.execute("INSERT OR REPLACE INTO records SELECT * FROM shard.records")
-            db.execute("DELETE FROM failures WHERE idx IN (SELECT idx FROM shard.records)")
-            db.execute("INSERT OR REPLACE INTO failures SELECT * FROM shard.failures "
-                       "WHERE idx NOT IN (SELECT idx FROM records)")
-    finally:
-        db.execute("DETACH DATABASE shard")
-    store.transient = {row[0] for row in db.execute("SELECT idx FROM failures WHERE transient = 1")}
-
-
-def shard_counts(out: Path) -> dict[str, Any]:
+def shard_counts(out: Path) -> dict[str, int]:
     """Records kept and failed so far in the shards (read-only; for the progress bar)."""
     kept = failed = 0
     for shard in shard_dirs(out):
         try:
-            db = sqlite3.connect(f"file:{(shard / Store.FILENAME).resolve()}?mode=ro", uri=True, timeout=1)
-            try:
-                kept += db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-                failed += db.execute("SELECT COUNT(*) FROM failures").fetchone()[0]
-            finally:
-                db.close()
-        except sqlite3.Error:
+            reader = StoreReader(shard / Store.FILENAME, timeout=1)
+        except ConfigError:
+            continue  # being created, or merged and removed this moment
+        try:
+            counts = reader.counts()
+        except ConfigError:
             continue
+        finally:
+            reader.close()
+        kept, failed = kept + counts["kept"], failed + counts["rejected"]
     return {"kept": kept, "failed": failed}
