@@ -69,3 +69,46 @@ def test_run_lock_is_exclusive(tmp_path):
                 pass
     with RunLock(tmp_path):
         pass
+
+
+def stored_records(tmp_path) -> int:
+    db = sqlite3.connect(tmp_path / Store.FILENAME)
+    try:
+        return db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_group_commit_queues_writes_until_flush_and_commits_the_rest_at_the_end(tmp_path):
+    store, woken = Store.open_dir(tmp_path), []
+    with store.group_commit(on_write=lambda: woken.append(1)):
+        store.put_response("k", "{}", Response("queued"))
+        store.put_record(Record(0, "r-0", {}))
+        assert stored_records(tmp_path) == 0 and woken == [1]  # one wake-up per batch
+        assert store.get_response("k") == Response("queued")  # a queued response is found before it is committed
+        store.flush()
+        assert stored_records(tmp_path) == 1
+        store.put_record(Record(1, "r-1", {}))
+        assert woken == [1, 1] and stored_records(tmp_path) == 1
+    assert stored_records(tmp_path) == 2  # the end of the block committed the last batch
+    store.put_record(Record(2, "r-2", {}))
+    assert stored_records(tmp_path) == 3 and woken == [1, 1]  # outside a group commit: written at once
+    store.close()
+
+
+def test_merge_shard_keeps_a_shard_record_over_a_failure_and_is_idempotent(tmp_path):
+    store = Store.open_dir(tmp_path)
+    store.put_failure(Record(0, "r-0", {}), "s", "timeout", "", transient=True)
+    store.put_failure(Record(1, "r-1", {}), "s", "empty_output", "", transient=False)
+    shard = Store(tmp_path / "shard.sqlite")
+    shard.put_response("k", "{}", Response("x"))
+    shard.put_record(Record(0, "r-0", {}, {"t": "y"}))
+    shard.put_failure(Record(2, "r-2", {}), "s", "timeout", "", transient=True)
+    shard.close()
+    for _ in range(2):
+        store.merge_shard(tmp_path / "shard.sqlite")
+        assert store.counts(10) == {"kept": 1, "rejected": 2} and store.count_responses() == 1
+        assert store.finished_indices(10) == {0, 1}
+    store.put_record(Record(2, "r-2", {}, {"t": "z"}))  # the merged transient failure is cleared by its record
+    assert [f["index"] for f in store.iter_failures(10)] == [1]
+    store.close()

@@ -522,17 +522,17 @@ from synthloom.record import Record
 from synthloom.store import Store
 
 store, size, log = Store(sys.argv[1]), int(sys.argv[2]), open(sys.argv[3], "a")
-store.deferred = True  # writes queue up; flush() commits them in one transaction: one batch
 batch = store.counts(10**9)["kept"] // size
 pad = "x" * 3000
-while True:
-    for i in range(batch * size, (batch + 1) * size):
-        store.put_response(f"k{i}", "{}", Response(f"{i} {pad}"))
-        store.put_record(Record(i, f"r-{i}", {"i": i}, {"text": f"{i} {pad}"}))
-    store.flush()
-    log.write(f"{batch}\\n")
-    log.flush()
-    batch += 1
+with store.group_commit():  # writes queue up; flush() commits them in one transaction: one batch
+    while True:
+        for i in range(batch * size, (batch + 1) * size):
+            store.put_response(f"k{i}", "{}", Response(f"{i} {pad}"))
+            store.put_record(Record(i, f"r-{i}", {"i": i}, {"text": f"{i} {pad}"}))
+        store.flush()
+        log.write(f"{batch}\\n")
+        log.flush()
+        batch += 1
 """
 
 

@@ -63,20 +63,18 @@ class Runner:
         by microseconds, not by a batch size.
         """
         wake = asyncio.Event()
-        self.store.deferred, self.store.on_write = True, wake.set
-        flusher = asyncio.create_task(self.flush_forever(wake))
-        workers = asyncio.gather(*(self.work(todo) for _ in range(self.options.concurrency)))
-        try:
-            await asyncio.wait([workers, flusher], return_when=asyncio.FIRST_COMPLETED)
-            if flusher.done():
-                flusher.result()
-            await workers
-        finally:
-            for task in (workers, flusher):
-                task.cancel()
-            await asyncio.gather(workers, flusher, return_exceptions=True)
-            self.store.deferred, self.store.on_write = False, None
-            self.store.flush()
+        with self.store.group_commit(on_write=wake.set):
+            flusher = asyncio.create_task(self.flush_forever(wake))
+            workers = asyncio.gather(*(self.work(todo) for _ in range(self.options.concurrency)))
+            try:
+                await asyncio.wait([workers, flusher], return_when=asyncio.FIRST_COMPLETED)
+                if flusher.done():
+                    flusher.result()
+                await workers
+            finally:
+                for task in (workers, flusher):
+                    task.cancel()
+                await asyncio.gather(workers, flusher, return_exceptions=True)
 
     async def flush_forever(self, wake: asyncio.Event) -> None:
         while True:

@@ -48,10 +48,10 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a usable synthloom store ({exc})") from None
         self.transient = self.transient_indices()
-        self.deferred = False
-        self.on_write: Callable[[], None] | None = None
-        self.pending: list[tuple[str, tuple]] = []
-        self.pending_responses: dict[str, str] = {}
+        self._deferred = False
+        self._on_write: Callable[[], None] | None = None
+        self._pending: list[tuple[str, tuple]] = []
+        self._pending_responses: dict[str, str] = {}
 
     @classmethod
     def open_dir(cls, directory: str | Path) -> "Store":
@@ -101,9 +101,21 @@ class Store:
         finally:
             self.db.close()
 
+    @contextmanager
+    def group_commit(self, on_write: Callable[[], None] | None = None) -> Iterator[None]:
+        """Queue the writes of the block for `flush`, which commits them in one transaction;
+        `on_write` is called when a write starts a new batch (to schedule that flush). Whatever
+        is still queued is committed when the block ends."""
+        self._deferred, self._on_write = True, on_write
+        try:
+            yield
+        finally:
+            self._deferred, self._on_write = False, None
+            self.flush()
+
     def write(self, sql: str, args: tuple) -> None:
-        """Execute now, or, in deferred mode, queue for the next group commit."""
-        if not self.deferred:
+        """Execute now, or, in a group commit, queue for the next flush."""
+        if not self._deferred:
             try:
                 self.db.execute(sql, args)
             except sqlite3.OperationalError as exc:
@@ -111,21 +123,21 @@ class Store:
                     raise self.write_failure(exc) from None
                 raise
             return
-        self.pending.append((sql, args))
-        if len(self.pending) == 1 and self.on_write is not None:
-            self.on_write()
-        elif len(self.pending) >= MAX_PENDING:  # the loop never yielded to the flusher (an instant backend)
+        self._pending.append((sql, args))
+        if len(self._pending) == 1 and self._on_write is not None:
+            self._on_write()
+        elif len(self._pending) >= MAX_PENDING:  # the loop never yielded to the flusher (an instant backend)
             self.flush()
 
     def flush(self) -> None:
         """Commit every queued write in one transaction (group commit)."""
-        if not self.pending:
+        if not self._pending:
             return
-        batch, self.pending = self.pending, []
+        batch, self._pending = self._pending, []
         with self.transaction():
             for sql, args in batch:
                 self.db.execute(sql, args)
-        self.pending_responses.clear()
+        self._pending_responses.clear()
 
     # meta
     def get_meta(self, key: str) -> str | None:
@@ -137,7 +149,7 @@ class Store:
 
     # request cache
     def get_response(self, key: str) -> Response | None:
-        text = self.pending_responses.get(key)
+        text = self._pending_responses.get(key)
         if text is None:
             row = self.db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
             text = row[0] if row else None
@@ -146,8 +158,8 @@ class Store:
     def put_response(self, key: str, request_json: str, response: Response) -> None:
         """Store a response with the canonical JSON of the request that produced it."""
         text = dumps(response.to_dict())
-        if self.deferred:
-            self.pending_responses[key] = text
+        if self._deferred:
+            self._pending_responses[key] = text
         self.write("INSERT OR REPLACE INTO responses (key, request, response, created) VALUES (?, ?, ?, ?)",
                    (key, request_json, text, time.time()))
 
