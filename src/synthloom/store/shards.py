@@ -10,8 +10,6 @@ repaired by the next run.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import shutil
 import time
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 from ..backends.base import Response
 from ..errors import ConfigError
 from .core import Store
+from .lock import hold_lock
 from .reader import StoreReader
 
 __all__ = ["ShardStore", "merge_shards", "shard_counts", "SHARDS"]
@@ -31,14 +30,15 @@ class ShardStore(Store):
 
     def __init__(self, path: str | Path, base: str | Path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.lock_fd = os.open(Path(path).parent / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self.lock = hold_lock(Path(path).parent / ".lock")
+        if self.lock is None:
+            raise ConfigError(f"{Path(path).parent} is in use by another worker")
         try:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.lock_fd)
-            raise ConfigError(f"{Path(path).parent} is in use by another worker") from None
-        super().__init__(path)
-        self.base = StoreReader(base) if Path(base).exists() else None
+            super().__init__(path)
+            self.base = StoreReader(base) if Path(base).exists() else None
+        except BaseException:
+            self.lock.release()
+            raise
 
     @classmethod
     def for_worker(cls, out: Path, worker: int) -> "ShardStore":
@@ -55,8 +55,7 @@ class ShardStore(Store):
         super().close()
         if self.base is not None:
             self.base.close()
-        fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
-        os.close(self.lock_fd)
+        self.lock.release()
 
 
 def shard_dirs(out: Path) -> list[Path]:
@@ -72,23 +71,15 @@ def merge_shards(store: Store, out: Path, wait: float = 30.0) -> int:
     """
     merged = 0
     for shard in shard_dirs(out):
-        fd = os.open(shard / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        lock = hold_lock(shard / ".lock", wait=wait)
+        if lock is None:
+            raise ConfigError(f"{shard} is still written by a worker of an earlier run; stop it (ray stop) and run again")
         try:
-            deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise ConfigError(f"{shard} is still written by a worker of an earlier run; "
-                                          "stop it (ray stop) and run again") from None
-                    time.sleep(0.2)
             store.merge_shard(shard / Store.FILENAME)
             shutil.rmtree(shard)
             merged += 1
         finally:
-            os.close(fd)
+            lock.release()
     root = out / SHARDS
     if root.is_dir() and not any(root.iterdir()):
         root.rmdir()

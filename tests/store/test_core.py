@@ -5,7 +5,7 @@ import pytest
 from synthloom.backends import Response, Usage
 from synthloom.errors import ConfigError
 from synthloom.record import Record
-from synthloom.store import MIGRATIONS, RunLock, Store
+from synthloom.store import MIGRATIONS, Store
 
 
 def test_response_cache_roundtrip(tmp_path):
@@ -62,15 +62,6 @@ def test_clear_records_keeps_responses(tmp_path):
     assert store.count_responses() == 1
 
 
-def test_run_lock_is_exclusive(tmp_path):
-    with RunLock(tmp_path):
-        with pytest.raises(ConfigError, match="in use by another synthloom run"):
-            with RunLock(tmp_path):
-                pass
-    with RunLock(tmp_path):
-        pass
-
-
 def stored_records(tmp_path) -> int:
     db = sqlite3.connect(tmp_path / Store.FILENAME)
     try:
@@ -95,20 +86,3 @@ def test_group_commit_queues_writes_until_flush_and_commits_the_rest_at_the_end(
     assert stored_records(tmp_path) == 3 and woken == [1, 1]  # outside a group commit: written at once
     store.close()
 
-
-def test_merge_shard_keeps_a_shard_record_over_a_failure_and_is_idempotent(tmp_path):
-    store = Store.open_dir(tmp_path)
-    store.put_failure(Record(0, "r-0", {}), "s", "timeout", "", transient=True)
-    store.put_failure(Record(1, "r-1", {}), "s", "empty_output", "", transient=False)
-    shard = Store(tmp_path / "shard.sqlite")
-    shard.put_response("k", "{}", Response("x"))
-    shard.put_record(Record(0, "r-0", {}, {"t": "y"}))
-    shard.put_failure(Record(2, "r-2", {}), "s", "timeout", "", transient=True)
-    shard.close()
-    for _ in range(2):
-        store.merge_shard(tmp_path / "shard.sqlite")
-        assert store.counts(10) == {"kept": 1, "rejected": 2} and store.count_responses() == 1
-        assert store.finished_indices(10) == {0, 1}
-    store.put_record(Record(2, "r-2", {}, {"t": "z"}))  # the merged transient failure is cleared by its record
-    assert [f["index"] for f in store.iter_failures(10)] == [1]
-    store.close()
