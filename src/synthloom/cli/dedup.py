@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Iterator
 
@@ -91,27 +90,22 @@ def write_split(data: Path, field: str, duplicates: list, out: Path, rejected: P
     """Copy kept lines byte-for-byte to `out` and dropped rows with their reason to `rejected`, atomically."""
     import orjson
 
+    from ..files import Staging
+
     dropped = {d.index: d for d in duplicates}
     wanted = {d.kept for d in duplicates}
     names: dict[int, object] = {}  # kept record → its id field, else its line number
-    temps = [path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in (out, rejected)]
     for path in (out, rejected):
         path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(temps[0], "wb") as kept_file, open(temps[1], "wb") as rejected_file:
-            for index, (number, raw, _) in enumerate(read_records(data, field)):
-                duplicate = dropped.get(index)
-                if duplicate is None:
-                    if index in wanted:
-                        row = orjson.loads(raw)
-                        names[index] = row["id"] if isinstance(row, dict) and "id" in row else number
-                    kept_file.write(raw if raw.endswith(b"\n") else raw + b"\n")
-                    continue
-                entry = {"row": orjson.loads(raw), "reason": reason, "duplicate_of": names[duplicate.kept],
-                         "similarity": duplicate.similarity, "line": number}
-                rejected_file.write(orjson.dumps(entry) + b"\n")
-        for temp, path in zip(temps, (out, rejected)):
-            os.replace(temp, path)
-    finally:
-        for temp in temps:
-            temp.unlink(missing_ok=True)
+    with Staging().writing() as stage, open(stage(out), "wb") as kept_file, open(stage(rejected), "wb") as rejected_file:
+        for index, (number, raw, _) in enumerate(read_records(data, field)):
+            duplicate = dropped.get(index)
+            if duplicate is None:
+                if index in wanted:
+                    row = orjson.loads(raw)
+                    names[index] = row["id"] if isinstance(row, dict) and "id" in row else number
+                kept_file.write(raw if raw.endswith(b"\n") else raw + b"\n")
+                continue
+            entry = {"row": orjson.loads(raw), "reason": reason, "duplicate_of": names[duplicate.kept],
+                     "similarity": duplicate.similarity, "line": number}
+            rejected_file.write(orjson.dumps(entry) + b"\n")

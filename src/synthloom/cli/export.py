@@ -38,11 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..export.files import describe_os_error
     from ..export.training_files import export_dataset
-
-    from ..export.files import describe_os_error
-    from ..export.training_files import export_dataset
+    from ..files import describe_os_error
 
     for flag, formats in FIELD_FLAGS.items():
         if getattr(args, flag) is not None and args.format in FORMATS and args.format not in formats:

@@ -39,7 +39,7 @@ def check_extra() -> None:
 
 def handle(args: argparse.Namespace) -> int:
     check_extra()
-    from ..export.files import describe_os_error
+    from ..files import describe_os_error
     from ..report import ReportOptions, headline_lines, write_report
 
     if (args.price_in is None) != (args.price_out is None):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 import orjson
 
 from ..errors import ConfigError
+from ..files import move_into_place, write_text_atomic
 from .chunking import Chunk
 from .embed import Embedder, load_embedder
 from .index import CorpusIndex, bm25_tokenizer, build_bm25
@@ -74,13 +74,10 @@ def write_corpus(directory: Path, chunks: list[Chunk], embeddings: np.ndarray, m
     tokenizer.save_stopwords(str(tmp / BM25))
     manifest = {**manifest, "format": FORMAT, "chunks": len(chunks), "chunks_sha256": file_sha256(tmp / CHUNKS)}
     (directory / MANIFEST).unlink(missing_ok=True)  # from here until the end the directory is incomplete
-    for name in (CHUNKS, EMBEDDINGS):
-        os.replace(tmp / name, directory / name)
-    shutil.rmtree(directory / BM25, ignore_errors=True)
-    os.replace(tmp / BM25, directory / BM25)
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp / MANIFEST, directory / MANIFEST)
+    for name in (CHUNKS, EMBEDDINGS, BM25):
+        move_into_place(tmp / name, directory / name)
     tmp.rmdir()
+    write_text_atomic(directory / MANIFEST, json.dumps(manifest, indent=1) + "\n")
     return manifest
 
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from .files import replacing
+from ..files import atomic_write
 
 __all__ = ["write_jsonl", "write_jsonl_lines", "write_lines_to"]
 
 
 def write_lines_to(path: Path, lines: Iterable[str]) -> int:
-    """Write already-encoded JSON objects, one per line, to exactly `path` (synced); returns the count.
+    """Write already-encoded JSON objects, one per line, to exactly `path`; returns the count.
 
     A generator of lines is closed however the write ends: one left open on a failed write would
     be closed by the garbage collector later, after its store is closed, and complain on stderr.
@@ -25,8 +24,6 @@ def write_lines_to(path: Path, lines: Iterable[str]) -> int:
                 out.write(line)
                 out.write("\n")
                 count += 1
-            out.flush()
-            os.fsync(out.fileno())
     finally:
         close = getattr(lines, "close", None)
         if close is not None:
@@ -40,7 +37,7 @@ def write_jsonl_lines(path: str | Path, lines: Iterable[str]) -> int:
     Readers never see a half-written file: it is written beside the target, then renamed; a full
     disk or a read-only directory is a WriteError naming `path`, and leaves no temp file.
     """
-    with replacing(path) as tmp:
+    with atomic_write(path) as tmp:
         return write_lines_to(tmp, lines)
 
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from .files import replacing
+from ..files import atomic_write
 
 __all__ = ["write_parquet", "jsonl_to_parquet", "convert_jsonl_to"]
 
@@ -53,7 +53,7 @@ def write_parquet(path: str | Path, rows: Iterable[dict[str, Any]], batch_size: 
     """Write rows to a Parquet file; an empty input still gives a valid (empty) file."""
     iterator = iter(rows)
     count = 0
-    with replacing(path) as tmp:
+    with atomic_write(path) as tmp:
         writer: pq.ParquetWriter | None = None
         try:
             while batch := list(itertools.islice(iterator, batch_size)):
@@ -87,7 +87,7 @@ def line_chunks(path: Path, size: int) -> Iterable[bytes]:
 
 def jsonl_to_parquet(src: str | Path, dst: str | Path, block_size: int = 4 << 20) -> None:
     """Convert a JSON Lines file to Parquet, written atomically (see `convert_jsonl_to`)."""
-    with replacing(dst) as tmp:
+    with atomic_write(dst) as tmp:
         convert_jsonl_to(Path(src), tmp, block_size)
 
 

@@ -19,7 +19,7 @@ from ..curate.summary import curation_summary, dataset_schema
 from ..metrics.usage import token_usage
 from ..recipe.model import BackendSpec, Recipe
 from ..store import Store
-from .files import Staging
+from ..files import Staging
 from .jsonl import write_lines_to
 from .redact import backend_secrets, holds_secret, scrub_base_urls, without_credentials
 

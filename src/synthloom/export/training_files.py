@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import os
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
+from ..files import WriteError, atomic_write, remove_quietly, remove_stale_temps
 from ..store import Store, StoreReader
-from .files import describe_os_error, remove_quietly, remove_stale_temps
 from .formats import COLUMNS, FORMATS, FieldMap, SkipRow, convert_row
 
 __all__ = ["export_dataset", "ExportResult"]
@@ -226,26 +224,24 @@ def batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 
 def write_atomically(to: Path, container: str, rows: Iterable[dict[str, Any]], schema: pa.Schema, check: Any) -> None:
-    """Write beside `to`, run `check`, then rename; on any error remove the partial output."""
-    tmp = to.with_name(f".{to.name}.tmp-{os.getpid()}")
+    """Write beside `to` (under a temp name of this process: exports hold no lock), run `check`,
+    then rename; on any error remove the partial output."""
     remove_stale_temps(to)
     try:
-        if container == "jsonl":
-            with open(tmp, "wb") as out:
-                for row in rows:
-                    out.write(orjson.dumps(row) + b"\n")
-        elif container == "parquet":
-            with pq.ParquetWriter(tmp, schema) as writer:
-                for batch in batches(rows):
-                    writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-        else:
-            write_hf_dataset(tmp, rows, schema)
-        check()
-        replace(tmp, to)
-    except OSError as exc:
-        raise ConfigError(f"--to {to}: cannot write ({describe_os_error(exc)}); nothing was written there") from None
-    finally:
-        remove_quietly(tmp)
+        with atomic_write(to, unique=True) as tmp:
+            if container == "jsonl":
+                with open(tmp, "wb") as out:
+                    for row in rows:
+                        out.write(orjson.dumps(row) + b"\n")
+            elif container == "parquet":
+                with pq.ParquetWriter(tmp, schema) as writer:
+                    for batch in batches(rows):
+                        writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            else:
+                write_hf_dataset(tmp, rows, schema)
+            check()
+    except WriteError as exc:
+        raise ConfigError(f"--to {to}: cannot write ({exc.reason}); nothing was written there") from None
 
 
 def write_hf_dataset(directory: Path, rows: Iterable[dict[str, Any]], schema: pa.Schema) -> None:
@@ -267,14 +263,3 @@ def write_hf_dataset(directory: Path, rows: Iterable[dict[str, Any]], schema: pa
         remove_quietly(stream)
         if loud:
             enable_progress_bars()
-
-
-def replace(tmp: Path, to: Path) -> None:
-    """os.replace, also for a directory over an earlier export (moved aside, then removed)."""
-    if not tmp.is_dir() or not to.exists():
-        os.replace(tmp, to)
-        return
-    old = to.with_name(f".{to.name}.old-{os.getpid()}")
-    os.replace(to, old)
-    os.replace(tmp, to)
-    shutil.rmtree(old, ignore_errors=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..export.files import replacing
+from ..files import write_text_atomic
 from .build import ReportOptions, build_metrics, load_run
 from .html import render_html
 
@@ -24,12 +24,6 @@ class ReportFiles:
     metrics: dict
 
 
-def write_atomic(path: Path, text: str, hint: str | None = None) -> None:
-    """Write beside `path`, then rename; a full disk or a read-only folder is one line (WriteError)."""
-    with replacing(path, hint) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def write_report(run_dir: Path, options: ReportOptions = ReportOptions(), out: Path | None = None,
                  embedder: Any = None) -> ReportFiles:
     """RUN_DIR/report.html and RUN_DIR/metrics.json (or OUT and OUT with a .json suffix)."""
@@ -40,6 +34,6 @@ def write_report(run_dir: Path, options: ReportOptions = ReportOptions(), out: P
     if not html_path.parent.is_dir():
         raise ConfigError(f"--out {html_path}: the folder {html_path.parent} does not exist")
     hint = None if out else "write the report elsewhere with --out FILE"
-    write_atomic(html_path, render_html(run, metrics, show=options.show), hint)
-    write_atomic(json_path, json.dumps(metrics, indent=2, ensure_ascii=False, default=str) + "\n", hint)
+    write_text_atomic(html_path, render_html(run, metrics, show=options.show), hint)
+    write_text_atomic(json_path, json.dumps(metrics, indent=2, ensure_ascii=False, default=str) + "\n", hint)
     return ReportFiles(html_path, json_path, metrics)

@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 
+from ..files import write_text_atomic
 from ..recipe.model import TopicTree
 from ..templates import PromptTemplate, TemplateSyntaxProblem
 
@@ -88,9 +89,7 @@ def check_node(node: Any, where: str, depth: int = 0) -> None:
 
 
 def save_tree(tree: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(tree, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(tree, indent=2, ensure_ascii=False) + "\n")
 
 
 def tree_file(out: Path, name: str) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, missing_extra
+from ..files import atomic_write, write_text_atomic
 from ..version import package_version
 
 if TYPE_CHECKING:
@@ -94,10 +95,11 @@ def save_model(model: Any, kind: str, examples: Examples, out: str | Path) -> Pa
     else:
         import joblib
 
-        joblib.dump(model, out / "model.joblib")
+        with atomic_write(out / "model.joblib") as tmp:
+            joblib.dump(model, tmp)
     meta = {"synthloom": package_version(), "model": kind, "labels": examples.label_set(), "trained_on": examples.source,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(out / "meta.json", json.dumps(meta, indent=2) + "\n")  # last: it says the model is complete
     return out
 
 

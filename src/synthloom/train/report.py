@@ -11,10 +11,10 @@ from jinja2 import Environment
 
 from ..version import package_version
 from ..errors import ConfigError
+from ..files import write_text_atomic
 from ..report.html import script_hash
 from ..report.plots import KEPT, MUTED, legend_above, new_figure, plain, render_plots, to_svg
 from ..report.template import HEAD, PLOTS, SCRIPT
-from ..report.write import write_atomic
 
 __all__ = ["EVAL_PLOTS", "confusion_plot", "learning_curve_plot", "render_eval_html", "eval_paths", "write_eval"]
 
@@ -139,6 +139,6 @@ def eval_paths(json_path: Path) -> tuple[Path, Path]:
 def write_eval(scores: dict[str, Any], json_path: Path, model_dir: str | Path) -> Path:
     """The scores as JSON at `json_path` and the page next to it (same name, .html); returns the page's path."""
     json_path, html_path = eval_paths(json_path)
-    write_atomic(json_path, json.dumps(scores, indent=2) + "\n")
-    write_atomic(html_path, render_eval_html(scores, model_dir))
+    write_text_atomic(json_path, json.dumps(scores, indent=2) + "\n")
+    write_text_atomic(html_path, render_eval_html(scores, model_dir))
     return html_path

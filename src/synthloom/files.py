@@ -1,6 +1,10 @@
-"""Writing output files safely: beside the target under a temp name, renamed into place only when
-complete, the temp removed on any error. A disk that fills up or a read-only directory is one
-line naming the file (WriteError, exit 2), never a traceback or a half-written file."""
+"""Writing files atomically: beside the target under a temp name, synced, renamed into place only
+when complete, the temp removed on any error. A disk that fills up or a read-only directory is one
+line naming the file (WriteError, exit 2), never a traceback or a half-written file.
+
+`move_into_place` is the one rename every writer goes through; `atomic_write` is one file,
+`Staging` a set of files renamed together (a run directory's files, run.json last).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import SynthloomError
+from .errors import SynthloomError
 
-__all__ = ["WriteError", "describe_os_error", "write_error", "replacing", "Staging", "remove_quietly",
-           "remove_stale_temps"]
+__all__ = ["WriteError", "describe_os_error", "write_error", "atomic_write", "write_text_atomic", "move_into_place",
+           "Staging", "remove_quietly", "remove_stale_temps"]
 
 
 class WriteError(SynthloomError):
@@ -56,8 +60,35 @@ def write_error(path: Path, exc: OSError, hint: str | None = None) -> WriteError
     return WriteError(path, reason, hint)
 
 
-def temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp")
+def temp_name(path: Path, unique: bool = False) -> Path:
+    """`.NAME.tmp` beside `path`; `.NAME.tmp-PID` when writers that hold no lock may race
+    (`remove_stale_temps` clears those a killed writer left)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}" if unique else f".{path.name}.tmp")
+
+
+def move_into_place(tmp: Path, path: Path) -> None:
+    """Rename a finished temp over `path`, its data synced first: a crash never leaves a renamed
+    file whose blocks were not written yet."""
+    sync(tmp)
+    rename_over(tmp, path)
+
+
+def sync(tmp: Path) -> None:
+    """fsync a written file (a directory's files are left to the writer that made them)."""
+    if not tmp.is_dir():
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def rename_over(tmp: Path, path: Path) -> None:
+    """os.replace, also for a directory over an earlier one (moved aside, then removed)."""
+    if not tmp.is_dir() or not path.exists():
+        os.replace(tmp, path)
+        return
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def remove_quietly(path: Path) -> None:
@@ -72,20 +103,26 @@ def remove_quietly(path: Path) -> None:
 
 
 @contextmanager
-def replacing(path: str | Path, hint: str | None = None) -> Iterator[Path]:
-    """A temp path beside `path` to write; renamed over `path` when the block ends without an error,
-    removed when it raises. An OSError becomes a WriteError naming `path`."""
+def atomic_write(path: str | Path, hint: str | None = None, unique: bool = False) -> Iterator[Path]:
+    """A temp path beside `path` to write (a file or a directory); moved into place when the block
+    ends without an error, removed when it raises. An OSError becomes a WriteError naming `path`."""
     path = Path(path)
-    tmp = temp_name(path)
+    tmp = temp_name(path, unique)
     try:
         yield tmp
-        os.replace(tmp, path)
+        move_into_place(tmp, path)
     except OSError as exc:
         remove_quietly(tmp)
         raise write_error(path, exc, hint) from None
     except BaseException:
         remove_quietly(tmp)
         raise
+
+
+def write_text_atomic(path: str | Path, text: str, hint: str | None = None) -> None:
+    """Write `text` (UTF-8) to `path` atomically; a full disk or a read-only folder is a WriteError."""
+    with atomic_write(path, hint) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 class Staging:
@@ -104,11 +141,16 @@ class Staging:
         return tmp
 
     def commit(self) -> None:
-        for tmp, path in self.files:
-            try:
-                os.replace(tmp, path)
-            except OSError as exc:
-                raise write_error(path, exc, self.hint) from None
+        """Sync every file, then rename them one right after the other (the set is mixed for as
+        short a time as possible)."""
+        failed = Path("?")
+        try:
+            for tmp, failed in self.files:
+                sync(tmp)
+            for tmp, failed in self.files:
+                rename_over(tmp, failed)
+        except OSError as exc:
+            raise write_error(failed, exc, self.hint) from None
         self.files.clear()
 
     def discard(self) -> None:
