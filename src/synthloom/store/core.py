@@ -47,7 +47,7 @@ class Store:
             self.migrate()
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a usable synthloom store ({exc})") from None
-        self.transient = self.transient_indices()
+        self._transient = self.transient_indices()
         self._deferred = False
         self._on_write: Callable[[], None] | None = None
         self._pending: list[tuple[str, tuple]] = []
@@ -183,12 +183,12 @@ class Store:
 
     def put_record(self, record: Record) -> None:
         args = (record.index, record.id, dumps(record.row()), dumps(record.lineage), time.time())
-        if record.index in self.transient:
+        if record.index in self._transient:
             self.flush()
             with self.transaction():
                 self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)", args)
                 self.db.execute("DELETE FROM failures WHERE idx = ?", (record.index,))
-            self.transient.discard(record.index)
+            self._transient.discard(record.index)
         else:
             self.write("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)", args)
 
@@ -199,7 +199,7 @@ class Store:
              dumps(record.lineage)),
         )
         if transient:
-            self.transient.add(record.index)
+            self._transient.add(record.index)
 
     def iter_rows(self, n: int) -> Iterator[dict[str, Any]]:
         for text in self.iter_row_texts(n):
@@ -276,7 +276,7 @@ class Store:
                                 "WHERE idx NOT IN (SELECT idx FROM records)")
         finally:
             self.db.execute("DETACH DATABASE shard")
-        self.transient = self.transient_indices()
+        self._transient = self.transient_indices()
 
     def clear_records(self) -> None:
         """Forget records and failures (the recipe changed) but keep the paid-for responses."""
@@ -284,4 +284,4 @@ class Store:
         with self.transaction():
             self.db.execute("DELETE FROM records")
             self.db.execute("DELETE FROM failures")
-        self.transient.clear()
+        self._transient.clear()
