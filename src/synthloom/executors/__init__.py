@@ -1,7 +1,7 @@
 """Where a run's records are generated: in this process (the default), or sharded over a Ray cluster.
 
-Names are imported on first use: run setup imports `executors.shards` without the executors
-(which import run setup back).
+Names are imported on first use: `synthloom.executors.RayExecutor` loads the Ray executor (and
+run setup, which it imports) only when it is asked for.
 """
 
 from __future__ import annotations
