@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from .backends.base import AuthFailed, Backend
 from .cost.prices import PriceTable
-from .errors import RunStopped
+from .errors import ConfigError, RunStopped
 from .executors.base import Executor, LocalExecutor
 from .export.run_files import export_run
 from .outage import OutageTooLong
@@ -111,6 +111,8 @@ async def run_async(
     with RunDirectory(out) as directory:
         plan = prepare_run(recipe, directory, backend=backend, options=options, registry=registry, corpus=corpus,
                            prices=prices, budget=budget)
+        if plan.spec.batch and not isinstance(executor, LocalExecutor):
+            raise ConfigError("--batch runs in this process: leave out --executor ray")
         async with open_session(plan, directory) as session:
             pipeline = await session.complete_pipeline()
             changed = session.adopt(pipeline)

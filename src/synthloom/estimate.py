@@ -13,6 +13,7 @@ they will be. The totals are scaled from the sample to n.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -53,6 +54,8 @@ class StageEstimate:
     prompt_tokens: float = 0.0
     completion_tokens: float = 0.0
     cost: float | None = None
+    batch_cost: float | None = None  # the same tokens through a provider's batch API
+    shared_prefix_tokens: float = 0.0  # prompt tokens before the last message: what a prompt cache can serve
 
 
 @dataclass
@@ -70,6 +73,8 @@ class Estimate:
     cost: float | None = None
     prices: str | None = None
     pilot: dict[str, Any] | None = None
+    batch_cost: float | None = None
+    caching_saves: float | None = None  # dollars saved if every shared prefix were read from the cache (cached_input price)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +104,11 @@ class SizingBackend(BackendBase):
         reply = (await self.fake.complete(request)).text
         self.fake.requests.clear()
         prompt, _ = await prompt_tokens(self.counter, request)
+        response = await self.answer(stage, request, reply, prompt)
+        shared = shared_prefix(request, prompt)  # kept as cached tokens: what caching could serve
+        return dataclasses.replace(response, usage=dataclasses.replace(response.usage, cached_tokens=shared))
+
+    async def answer(self, stage: str, request: Request, reply: str, prompt: int) -> Response:
         if self.exact_fake:
             self.sources[stage] = "fake"
             return Response(reply, "stop", Usage(prompt, len(reply.split())), self.model_id)
@@ -115,6 +125,12 @@ class SizingBackend(BackendBase):
             if tokens and abs(tokens - expected) > 0.05 * expected:  # one correction: echoed words tokenize unlike prose
                 reply = resized(reply, round(len(reply.split()) * expected / tokens))
         return Response(reply, "stop", Usage(prompt, round(expected)), self.model_id)
+
+
+def shared_prefix(request: Request, prompt: int) -> int:
+    """The prompt tokens before the last message (system prompt, few-shot turns), by their share of characters."""
+    sizes = [len(m["content"]) for m in request.messages]
+    return round(prompt * sum(sizes[:-1]) / sum(sizes)) if len(sizes) > 1 and sum(sizes) else 0
 
 
 def resized(text: str, words: int) -> str:
@@ -135,7 +151,7 @@ def sample_indices(n: int, sample: int) -> list[int]:
 
 def stage_figures(store: Store, n: int) -> tuple[dict[str, dict[str, float]], int]:
     """Per stage: calls, prompt and completion tokens over the store's records (kept and rejected)."""
-    figures: dict[str, dict[str, float]] = defaultdict(lambda: {"calls": 0, "prompt": 0, "completion": 0})
+    figures: dict[str, dict[str, float]] = defaultdict(lambda: {"calls": 0, "prompt": 0, "completion": 0, "shared": 0})
     records = 0
     for text in store.iter_call_texts(n):
         records += 1
@@ -145,6 +161,7 @@ def stage_figures(store: Store, n: int) -> tuple[dict[str, dict[str, float]], in
             stage["calls"] += 1
             stage["prompt"] += usage.get("prompt_tokens") or 0
             stage["completion"] += usage.get("completion_tokens") or 0
+            stage["shared"] += usage.get("cached_tokens") or 0
     return dict(figures), records
 
 
@@ -229,13 +246,22 @@ async def estimate_async(
         e = StageEstimate(round(calls_per_record, 4), round(per_call_prompt, 2), round(per_call_completion, 2),
                           sources.get(stage, "unknown"), round(calls, 1), round(calls * per_call_prompt),
                           round(calls * per_call_completion))
-        e.cost = prices.cost(model, int(e.prompt_tokens), int(e.completion_tokens)) if prices else None
+        e.shared_prefix_tokens = round(calls * (f["shared"] / f["calls"] if f["calls"] else 0.0))
+        if prices:
+            e.cost = prices.cost(model, int(e.prompt_tokens), int(e.completion_tokens))
+            e.batch_cost = prices.cost(model, int(e.prompt_tokens), int(e.completion_tokens), batch=True)
         result.stages[stage] = e
     extra = setup or {"prompt_tokens": 0, "completion_tokens": 0}
     result.prompt_tokens = sum(e.prompt_tokens for e in result.stages.values()) + extra["prompt_tokens"]
     result.completion_tokens = sum(e.completion_tokens for e in result.stages.values()) + extra["completion_tokens"]
     if prices:
         result.cost = prices.cost(model, int(result.prompt_tokens), int(result.completion_tokens))
+        result.batch_cost = prices.cost(model, int(result.prompt_tokens), int(result.completion_tokens), batch=True)
+        price = prices.price(model)
+        if price is not None and price.cached_input is not None and result.cost is not None:
+            shared = int(sum(e.shared_prefix_tokens for e in result.stages.values()))
+            cached = prices.cost(model, int(result.prompt_tokens), int(result.completion_tokens), shared)
+            result.caching_saves = result.cost - (cached or 0.0)
     return result
 
 

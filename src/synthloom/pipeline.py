@@ -206,6 +206,7 @@ def check_names(recipe: Recipe, samplers: dict[str, Sampler], built: list[tuple[
             if output in available:
                 raise FieldProblem((section, i, "name"), f"output {output!r} would overwrite a slot or earlier output")
             available.add(output)
+        available.add(f"{stage.name}_reasoning")  # set by the runner when a reasoning model's answer carried a trace
 
 
 def check_backend_names(recipe: Recipe) -> None:

@@ -94,6 +94,7 @@ def register_builtins(registry: Registry) -> None:
         registry.add_stage(kind, filter_class)
     registry.add_backend("embedded", LazyBackend(".backends.embedded", "EmbeddedBackend"))
     registry.add_backend("openai", LazyBackend(".backends.openai", "OpenAIBackend"))
+    registry.add_backend("anthropic", LazyBackend(".backends.anthropic", "AnthropicBackend"))
     registry.add_backend("fake", LazyBackend(".backends.fake", "FakeBackend"))
 
 

@@ -89,41 +89,71 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts reported by the backend."""
+    """Token counts reported by the backend. `cached_tokens` and `cache_write_tokens` are the
+    part of `prompt_tokens` read from and written to the provider's prompt cache (priced apart)."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def to_dict(self) -> dict[str, int]:
+        """Prompt and completion tokens, and the cache figures only when there are some (so a
+        response without them is stored exactly as before they existed)."""
+        data = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+        if self.cached_tokens:
+            data["cached_tokens"] = self.cached_tokens
+        if self.cache_write_tokens:
+            data["cache_write_tokens"] = self.cache_write_tokens
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Usage":
+        return cls(data.get("prompt_tokens", 0), data.get("completion_tokens", 0),
+                   data.get("cached_tokens", 0), data.get("cache_write_tokens", 0))
+
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A completed request: the text, why it stopped, and what it cost."""
+    """A completed request: the text, why it stopped, and what it cost.
+
+    `reasoning` is the trace a reasoning model returned beside its answer (None: none);
+    `batch` says a provider's batch API answered it, so it is priced at the batch rate.
+    """
 
     text: str
     finish_reason: str = "stop"
     usage: Usage = field(default_factory=Usage)
     model: str = ""
+    reasoning: str | None = None
+    batch: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "text": self.text,
             "finish_reason": self.finish_reason,
-            "usage": {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens},
+            "usage": self.usage.to_dict(),
             "model": self.model,
         }
+        if self.reasoning is not None:
+            data["reasoning"] = self.reasoning
+        if self.batch:
+            data["batch"] = True
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Response":
-        usage = data.get("usage") or {}
         return cls(
             text=data["text"],
             finish_reason=data.get("finish_reason", "stop"),
-            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            usage=Usage.from_dict(data.get("usage") or {}),
             model=data.get("model", ""),
+            reasoning=data.get("reasoning"),
+            batch=bool(data.get("batch", False)),
         )
 
 
@@ -254,6 +284,16 @@ class BackendBase:
     def token_counting(self) -> str:
         """How `estimate` counts this backend's tokens, in words, after one count has been tried."""
         return "approximate, 4 characters per token (the backend has no tokenizer)"
+
+    def batch_api(self, spec: Any) -> Any:
+        """The provider's batch endpoints (a `synthloom.batch.provider.BatchAPI`) for `--batch`;
+        None: this backend has none."""
+        return None
+
+    @property
+    def priced_as_batch(self) -> bool:
+        """Its answers come through a provider's batch API: the budget holds and prices them at the batch rate."""
+        return False
 
     @property
     def answers_for_free(self) -> bool:

@@ -168,6 +168,22 @@ class OpenAIBackend(BackendBase):
             await self._session.close()
             self._session = None
 
+    def session(self) -> aiohttp.ClientSession:
+        """The open connection pool (for the batch endpoints, batch/openai_batches.py)."""
+        if self._session is None:
+            raise RuntimeError("OpenAIBackend.start() was not awaited")
+        return self._session
+
+    def headers(self) -> dict[str, str]:
+        return self._headers
+
+    def batch_api(self, spec: BackendSpec) -> Any:
+        """The Files + Batches endpoints of the (first) server, for `--batch`."""
+        from ..batch.openai_batches import OpenAIBatches
+
+        settings = spec.batch_settings
+        return OpenAIBatches(self, spec.completion_window, settings.max_lines, settings.max_bytes)
+
     def endpoint_stats(self) -> list[dict[str, Any]]:
         """Per base URL (credentials removed): requests sent, failures, and whether it is down now."""
         return self.fleet.stats()
@@ -298,7 +314,7 @@ class OpenAIBackend(BackendBase):
             completion = await text_tokens(self, response.text)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
             return response
-        return Response(response.text, response.finish_reason, Usage(prompt, completion), response.model)
+        return Response(response.text, response.finish_reason, Usage(prompt, completion), response.model, response.reasoning)
 
 
 def secret_forms(api_key: str | None, credentials: list[tuple[str | None, str | None]]) -> list[str]:
@@ -373,14 +389,31 @@ def parse_completion(raw: bytes) -> Response:
         text = ""
     elif not isinstance(text, str):
         raise BadResponse(f"message content is {type(text).__name__}, not text")
-    usage = data.get("usage")
-    usage = usage if isinstance(usage, dict) else {}
     return Response(
         text=text,
         finish_reason=str(choice.get("finish_reason") or "stop"),
-        usage=Usage(token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens"))),
+        usage=usage_of(data.get("usage")),
         model=str(data.get("model") or ""),
+        reasoning=reasoning_of(choice["message"]),
     )
+
+
+def usage_of(usage: Any) -> Usage:
+    """A chat completion's usage, with the prompt tokens OpenAI read from its cache."""
+    usage = usage if isinstance(usage, dict) else {}
+    details = usage.get("prompt_tokens_details")
+    cached = token_count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    return Usage(token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens")), cached)
+
+
+def reasoning_of(message: dict[str, Any]) -> str | None:
+    """The reasoning trace beside the answer: `reasoning_content` (vLLM, SGLang, DeepSeek) or
+    `reasoning` (OpenRouter); None when the server sent none."""
+    for name in ("reasoning_content", "reasoning"):
+        value = message.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def token_count(value: Any) -> int:

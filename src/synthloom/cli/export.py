@@ -34,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--completion-field", metavar="F", help="kto (default: completion, or each item of `completions`)")
     p.add_argument("--label-field", metavar="F", help="kto (default: label)")
     p.add_argument("--no-id", action="store_true", help="leave out the id column")
+    p.add_argument("--reasoning", choices=("include", "drop"), default="include",
+                   help="sft: the response's reasoning trace (field RESPONSE_reasoning) as the assistant turn's `thinking` "
+                        "(include, the default) or left out (drop)")
     p.set_defaults(handler=handle)
 
 
@@ -45,7 +48,8 @@ def handle(args: argparse.Namespace) -> int:
         if getattr(args, flag) is not None and args.format in FORMATS and args.format not in formats:
             raise ConfigError(f"--{flag.replace('_', '-')} is not used by --format {args.format}")
     given = {name.removesuffix("_field"): getattr(args, name) for name in (*FIELD_FLAGS, "prompt_field")}
-    fields = FieldMap(**{name: value for name, value in given.items() if value is not None})
+    fields = FieldMap(**{name: value for name, value in given.items() if value is not None},
+                      reasoning=args.reasoning == "include")
     try:
         result = export_dataset(args.out, args.format, args.to, fields, prompt_stage=args.prompt_stage, keep_id=not args.no_id)
     except OSError as exc:  # a file of the run that cannot be read (permissions, I/O error)

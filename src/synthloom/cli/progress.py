@@ -51,7 +51,7 @@ class ProgressBar:
             tps=tokens / elapsed,
             bad=stats.rejected + stats.failed,
             cost=cost_text(stats) + (f" · server not answering for {stats.server_down:.0f}s: paused, probing"
-                                     if stats.server_down else ""),
+                                     if stats.server_down else "") + (f" · {stats.batches.line()}" if stats.batches else ""),
         )
 
 

@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-address", help="with --executor ray: 'auto' (the cluster on this machine), "
                                          "ray://HOST:10001, or none to start a local one")
     p.add_argument("--ray-workers", type=int, help="with --executor ray: shards (default: the cluster's CPUs)")
+    p.add_argument("--batch", action="store_true", default=None,
+                   help="send through the provider's batch API (openai, anthropic): half the price, answers within "
+                        "the completion_window; a killed run picks up the batches it submitted (docs/batch.md)")
     p.add_argument("--dry-run", action="store_true", help="use the fake backend: no model, no cost")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=handle)
@@ -63,7 +66,7 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError("--rpm and --tpm must be at least 1")
     spec = resolve_backend_spec(recipe, kind=kind, model=args.model, base_url=args.base_url,
                                 api_key_env=args.api_key_env, timeout=args.timeout, rpm=args.rpm, tpm=args.tpm,
-                                adaptive=args.adaptive)
+                                adaptive=args.adaptive, batch=args.batch)
     if args.concurrency < 1 or args.max_attempts < 1:
         raise ConfigError("--concurrency and --max-attempts must be at least 1")
     if not args.max_outage > 0:

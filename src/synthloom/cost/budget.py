@@ -50,8 +50,9 @@ class Budget:
     def total(self) -> float:
         return self.spent_before + self.spent
 
-    def hold(self, request: Request, model: str) -> float:
-        """Hold back the most this request can cost, or raise BudgetReached without sending it."""
+    def hold(self, request: Request, model: str, batch: bool = False) -> float:
+        """Hold back the most this request can cost (at the batch rate when a batch API serves
+        it), or raise BudgetReached without sending it."""
         price = self.prices.price(request.model or model)
         if price is None:
             if self.limit is None:
@@ -59,7 +60,7 @@ class Budget:
             raise ConfigError(f"no price for model {request.model or model!r}: add it to the recipe's `prices:` "
                               "or give --price-in/--price-out")
         completion = request.max_tokens or max(DEFAULT_COMPLETION_HOLD, self.longest_completion)
-        amount = (reserve_prompt_tokens(request) * price.input + completion * price.output) / 1_000_000
+        amount = self.prices.cost(request.model or model, reserve_prompt_tokens(request), completion, batch=batch) or 0.0
         if self.limit is not None and (self.reached or self.total + self.held + amount > self.limit):
             self.reached = True
             raise BudgetReached(f"the budget of ${self.limit:.2f} is reached (${self.total:.4f} spent)")
@@ -74,7 +75,11 @@ class Budget:
         self.release(amount)
         usage = response.usage
         self.longest_completion = max(self.longest_completion, usage.completion_tokens)
-        cost = self.prices.cost(response.model or model, usage.prompt_tokens, usage.completion_tokens)
+        self.add(response, model)
+
+    def add(self, response: Response, model: str) -> None:
+        """Count what a response cost (at the batch rate if a batch API answered it)."""
+        cost = self.prices.usage_cost(response.model or model, response.usage, response.batch)
         if cost is None:
-            cost = self.prices.cost(model, usage.prompt_tokens, usage.completion_tokens) or 0.0
+            cost = self.prices.usage_cost(model, response.usage, response.batch) or 0.0
         self.spent += cost

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from ..errors import ConfigError
 from ..recipe.model import Price, Recipe
+
+if TYPE_CHECKING:
+    from ..backends.base import Usage
 
 __all__ = ["PriceTable", "dollars"]
 
@@ -47,12 +50,35 @@ class PriceTable:
             return self.prices[max(prefixes, key=len)]
         return self.prices.get(ANY)
 
-    def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-        """Dollars for these tokens on `model`; None when the table has no price for it."""
+    def cost(self, model: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0,
+             cache_write_tokens: int = 0, batch: bool = False) -> float | None:
+        """Dollars for these tokens on `model` (cached and cache-write tokens are part of the prompt
+        tokens; `batch`: at the batch rate); None when the table has no price for it."""
         price = self.price(model)
         if price is None:
             return None
-        return (prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000
+        fresh = max(0, prompt_tokens - cached_tokens - cache_write_tokens)
+        rates = batch_rates(price) if batch else (price.input, price.output, cached_rate(price), write_rate(price))
+        return (fresh * rates[0] + completion_tokens * rates[1] + cached_tokens * rates[2]
+                + cache_write_tokens * rates[3]) / 1_000_000
+
+    def usage_cost(self, model: str, usage: "Usage", batch: bool = False) -> float | None:
+        """Dollars for a response's usage on `model`."""
+        return self.cost(model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens,
+                         usage.cache_write_tokens, batch)
+
+    def detailed_total(self, usage: Mapping[tuple[str, bool], tuple[int, int, int, int]]) -> float | None:
+        """Dollars for {(model, batch): (prompt, completion, cached, cache_write)}; None if any
+        model with tokens has no price."""
+        total = 0.0
+        for (model, batch), tokens in usage.items():
+            spent = self.cost(model, *tokens, batch=batch)
+            if spent is None:
+                if tokens[0] or tokens[1]:
+                    return None
+                continue
+            total += spent
+        return total
 
     def total(self, usage_by_model: Mapping[str, tuple[int, int]]) -> float | None:
         """Dollars for {model: (prompt, completion)}; None if any model with tokens has no price."""
@@ -69,3 +95,20 @@ class PriceTable:
     def describe(self) -> str:
         return ", ".join(f"{'any model' if k == ANY else k}: ${p.input:g} in / ${p.output:g} out per 1M tokens"
                          for k, p in self.prices.items())
+
+
+def cached_rate(price: Price) -> float:
+    return price.input if price.cached_input is None else price.cached_input
+
+
+def write_rate(price: Price) -> float:
+    return price.input if price.cache_write is None else price.cache_write
+
+
+def batch_rates(price: Price) -> tuple[float, float, float, float]:
+    """(input, output, cached input, cache write) through a batch API: the table's batch prices,
+    else half the online ones, as OpenAI and Anthropic charge; cache rates scale like input."""
+    batch_in = price.input / 2 if price.batch_input is None else price.batch_input
+    batch_out = price.output / 2 if price.batch_output is None else price.batch_output
+    factor = batch_in / price.input if price.input else 0.5
+    return batch_in, batch_out, cached_rate(price) * factor, write_rate(price) * factor

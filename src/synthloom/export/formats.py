@@ -39,6 +39,7 @@ class FieldMap:
     rejected: str = "rejected"
     completion: str = "completion"
     label: str = "label"
+    reasoning: bool = True  # sft/sharegpt: the response's reasoning trace (field `<response>_reasoning`) kept
 
 
 class SkipRow(Exception):
@@ -89,7 +90,11 @@ def conversation(row: Mapping[str, Any], fields: FieldMap, exact_prompt: PromptS
         raise ConfigError(f"row {row.get('id')!r} has no {fields.messages!r} field; pass --response-field "
                           f"(the row's fields: {keys})")
     response = text_field(row, fields.response, "response")
-    return [*prompt_turns(row, fields, exact_prompt), {"role": "assistant", "content": response}]
+    answer = {"role": "assistant", "content": response}
+    trace = row.get(f"{fields.response}_reasoning")
+    if fields.reasoning and isinstance(trace, str) and trace:
+        answer["thinking"] = trace  # the assistant turn's key TRL's reasoning datasets and chat templates read
+    return [*prompt_turns(row, fields, exact_prompt), answer]
 
 
 def prompt_turns(row: Mapping[str, Any], fields: FieldMap, exact_prompt: PromptSource) -> list[Message]:

@@ -28,7 +28,7 @@ __all__ = ["export_run", "grounding_summary", "without_credentials"]
 
 def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec, stats: Any,
                prices: PriceTable | None = None, endpoints: list[dict[str, Any]] | None = None,
-               engine: dict[str, Any] | None = None) -> dict[str, Any]:
+               engine: dict[str, Any] | None = None, batches: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the run directory's files from the store, after the dataset-wide curation steps."""
     from .parquet import convert_jsonl_to  # pyarrow: 0.2 s to import, so only when files are written
 
@@ -45,6 +45,8 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
         summary = run_summary(store, pipeline, n, spec, stats, prices, endpoints, curation, kept, rejected)
         if engine:  # the embedded backend's batch engine: batch widths and tokens/s by kind of step
             summary["backend"]["engine"] = engine
+        if batches is not None:  # batch mode: this run's batch figures and every provider batch of the directory
+            summary["batches"] = batches
         write_json_to(stage(out / "run.json"), summary)  # last: renamed last, it says the set is complete
     return {"kept": kept, "rejected": rejected, "grounding": summary.get("grounding", {}), "curation": summary["curation"],
             "cost": summary["cost"]}
@@ -119,7 +121,7 @@ def cost_summary(store: Store, n: int, stats: Any, prices: PriceTable, kept: int
     paid = store.paid_usage()
     usage = token_usage(({"calls": orjson.loads(text)} for text in store.iter_call_texts(n)), prices=prices)
     budget = getattr(stats, "budget", None)
-    directory_cost = prices.total(paid) if prices else None
+    directory_cost = prices.detailed_total(store.paid_usage_detail()) if prices else None
     return {
         "prices": {model: price.model_dump() for model, price in prices.prices.items()} or None,
         "paid": {"requests": store.count_responses(), "prompt_tokens": sum(p for p, _ in paid.values()),

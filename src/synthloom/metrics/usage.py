@@ -44,7 +44,8 @@ def token_usage(lineage: Iterable[Mapping], *, price_in: float | None = None, pr
             stage["completion_tokens"] += completion
             stage["finish_reasons"][str(call.get("finish_reason"))] += 1
             if stage["cost"] is not None:
-                dollars = prices.cost(str(call.get("model") or ""), prompt, completion)
+                dollars = prices.cost(str(call.get("model") or ""), prompt, completion, int(usage.get("cached_tokens") or 0),
+                                      int(usage.get("cache_write_tokens") or 0), bool(usage.get("batch")))
                 stage["cost"] = None if dollars is None else stage["cost"] + dollars
             spent += prompt + completion
         per_record.append(spent)

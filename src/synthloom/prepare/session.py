@@ -32,7 +32,14 @@ class RunSession:
         self.store = store
         tracker = Budget(plan.prices, plan.budget, spent_before=spend_so_far(store, plan.prices, plan.budget)) \
             if plan.prices else None
+        self.batches = None
+        if plan.spec.batch:  # the default backend's requests go through its provider's batch API (batch/)
+            from ..batch import batch_mode
+
+            self.plan = plan = batch_mode(plan, store, tracker)
+            self.batches = plan.backends[DEFAULT]
         self.caller = Caller(plan.backends, store, plan.options, tracker, plan.limits)
+        self.caller.stats.batches = self.batches.progress if self.batches is not None else None
         self.started = False
 
     @property
@@ -85,7 +92,8 @@ class RunSession:
     def backend_figures(self) -> dict[str, Any]:
         """What the default backend reports about itself once generation is over."""
         llm = self.plan.backends[DEFAULT]
-        return {"endpoints": llm.endpoint_stats(), "engine": llm.engine_stats()}
+        return {"endpoints": llm.endpoint_stats(), "engine": llm.engine_stats(),
+                "batches": self.batches.summary() if self.batches is not None else None}
 
     async def close(self) -> None:
         if self.started:
@@ -113,7 +121,7 @@ async def open_session(plan: RunPlan, directory: RunDirectory) -> AsyncIterator[
 def spend_so_far(store: Store, prices: PriceTable, budget: float | None) -> float:
     """Dollars for every response this directory has paid for (at today's prices)."""
     usage = store.paid_usage()
-    total = prices.total(usage)
+    total = prices.detailed_total(store.paid_usage_detail())
     if total is None:
         unpriced = sorted(m for m, (p, c) in usage.items() if prices.price(m) is None and (p or c))
         if budget is not None:

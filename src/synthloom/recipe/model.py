@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "Recipe",
     "BackendSpec",
+    "BatchSettings",
     "Price",
     "GenerationParams",
     "EntityFile",
@@ -76,6 +77,19 @@ class GenerationParams(Strict):
         return GenerationParams(**data)
 
 
+class BatchSettings(Strict):
+    """How `batch: true` groups requests and waits for the provider (defaults suit a real provider)."""
+
+    max_lines: int | None = Field(None, gt=0, description="requests per batch (default: the provider's limit)")
+    max_bytes: int | None = Field(None, gt=0, description="bytes per batch file (default: the provider's limit)")
+    collect_seconds: float = Field(2.0, gt=0, description="a batch goes once no request of its stage came for this long")
+    poll_interval: float = Field(5.0, gt=0, description="seconds before the first status check; then 1.5x longer each time")
+    poll_max: float = Field(60.0, gt=0, description="the longest wait between two status checks")
+    in_flight: int = Field(20_000, gt=0, description="records in flight at once (their requests fill the batches)")
+    grace_seconds: float = Field(3600.0, ge=0, description="how long past its completion_window a batch is waited for "
+                                                          "before the run stops (its id is kept: a re-run follows it)")
+
+
 class BackendSpec(Strict):
     """Which LLM to call. The API key is never stored here, only the env var that holds it."""
 
@@ -93,6 +107,10 @@ class BackendSpec(Strict):
                                              "rising latency, add one back per round trip, up to --concurrency")
     latency_tolerance: float | None = Field(3.0, gt=1, description="latency (smoothed) this many times its lowest recent "
                                                                     "value counts as overload; null: ignore latency")
+    batch: bool = Field(False, description="send through the provider's batch API (openai, anthropic): half the price, "
+                                           "answers within completion_window")
+    completion_window: str = Field("24h", description="the batch API's completion window (OpenAI: 24h)")
+    batch_settings: BatchSettings = Field(default_factory=BatchSettings)
 
     @field_validator("base_url", mode="before")
     @classmethod
@@ -113,6 +131,14 @@ class Price(Strict):
 
     input: float = Field(ge=0, description="$ per 1M prompt tokens")
     output: float = Field(ge=0, description="$ per 1M completion tokens")
+    cached_input: float | None = Field(None, ge=0, description="$ per 1M prompt tokens read from the provider's prompt "
+                                                             "cache (default: the input price)")
+    cache_write: float | None = Field(None, ge=0, description="$ per 1M prompt tokens written to the prompt cache "
+                                                            "(default: the input price)")
+    batch_input: float | None = Field(None, ge=0, description="$ per 1M prompt tokens through a batch API "
+                                                            "(default: half the input price)")
+    batch_output: float | None = Field(None, ge=0, description="$ per 1M completion tokens through a batch API "
+                                                             "(default: half the output price)")
 
 
 class EntityFile(Strict):

@@ -57,7 +57,7 @@ class Caller:
         while True:
             attempt += 1
             probe = await outage.admit()  # while the server is away, one probe at a time goes out
-            held = self.budget.hold(request, backend.model_id) if self.budget else 0.0
+            held = self.budget.hold(request, backend.model_id, backend.priced_as_batch) if self.budget else 0.0
             try:
                 response = await self.send(backend, request, gate, rate)
             except BackendError as exc:

@@ -54,6 +54,7 @@ class RunStats:
     concurrency: dict[str, ConcurrencyFigures] = field(default_factory=dict)  # per backend name that was called
     outages: dict[str, dict[str, Any]] = field(default_factory=dict)  # per backend whose server went away
     server_down: float = 0.0  # seconds the longest current outage has lasted (0: every server answers)
+    batches: Any = None  # batch mode's BatchProgress (batch/progress.py), live
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 

@@ -142,6 +142,8 @@ class Runner:
             record.lineage.append(lineage_entry(stage, request, key, response, cached))
             result = stage.parse(response, record)
             if not isinstance(result, Request):
+                if response.reasoning is not None and isinstance(result, dict):  # the trace, a field for later steps
+                    result = {**result, f"{stage.name}_reasoning": response.reasoning}
                 return result
             request = result
         return Rejected("too_many_calls", f"stage {stage.name} asked for more than {self.options.max_calls_per_stage} calls")
@@ -163,7 +165,7 @@ def lineage_entry(stage: Stage, request: Request, key: str, response: Response, 
         "model": response.model or request.model,
         "params": {k: v for k, v in request.sampling_params().items() if k != "seed"} | request.extra,
         "seed": request.seed,
-        "usage": {"prompt_tokens": response.usage.prompt_tokens, "completion_tokens": response.usage.completion_tokens},
+        "usage": response.usage.to_dict() | ({"batch": True} if response.batch else {}),
         "finish_reason": response.finish_reason,
         "request": key,
         "cached": cached,

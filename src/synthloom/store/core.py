@@ -247,6 +247,17 @@ class Store:
                  "SUM(json_extract(response, '$.usage.completion_tokens')) FROM responses GROUP BY 1")
         return {str(model or ""): (int(p or 0), int(c or 0)) for model, p, c in self.db.execute(query)}
 
+    def paid_usage_detail(self) -> dict[tuple[str, bool], tuple[int, int, int, int]]:
+        """(model, through a batch API) → (prompt, completion, cached, cache-write) tokens paid for."""
+        self.flush()
+        usage = "json_extract(response, '$.usage.{}')"
+        query = (f"SELECT json_extract(response, '$.model'), coalesce(json_extract(response, '$.batch'), 0), "
+                 f"SUM({usage.format('prompt_tokens')}), SUM({usage.format('completion_tokens')}), "
+                 f"SUM(coalesce({usage.format('cached_tokens')}, 0)), SUM(coalesce({usage.format('cache_write_tokens')}, 0)) "
+                 "FROM responses GROUP BY 1, 2")
+        return {(str(model or ""), bool(batch)): (int(p or 0), int(c or 0), int(r or 0), int(w or 0))
+                for model, batch, p, c, r, w in self.db.execute(query)}
+
     def counts(self, n: int) -> dict[str, int]:
         self.flush()
         kept = self.db.execute("SELECT COUNT(*) FROM records WHERE idx < ?", (n,)).fetchone()[0]

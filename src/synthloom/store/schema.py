@@ -26,6 +26,16 @@ MIGRATIONS = [
     """
     ALTER TABLE failures ADD COLUMN lineage TEXT NOT NULL DEFAULT '[]';
     """,
+    # provider batches (store/batches.py): each batch's requests and tag are written before it is created
+    """
+    CREATE TABLE batches (
+        tag TEXT PRIMARY KEY, provider TEXT NOT NULL, stage TEXT NOT NULL, lines INTEGER NOT NULL,
+        batch_id TEXT, state TEXT NOT NULL, status TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL, updated REAL NOT NULL);
+    CREATE TABLE batch_requests (
+        tag TEXT NOT NULL, key TEXT NOT NULL, request TEXT NOT NULL, PRIMARY KEY (tag, key));
+    CREATE INDEX batch_requests_key ON batch_requests (key);
+    """,
 ]
 
 
