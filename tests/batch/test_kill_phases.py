@@ -20,15 +20,15 @@ def uninterrupted(provider: str, recipe, tmp_path) -> str:
     return (tmp_path / "clean" / "dataset.jsonl").read_text()
 
 
-def finish_and_check(provider: str, recipe, tmp_path, server) -> None:
+def finish_and_check(provider: str, recipe, tmp_path, server, strangers: int = 0, strangers_bill: float = 0.0) -> None:
     out = tmp_path / "killed"
     rerun = run_batch(provider, recipe, N, out, server)
     assert rerun.returncode == 0, rerun.stderr
     assert max(server.ledger.submissions.values()) == 1, "a request was submitted twice"
-    assert sum(server.ledger.submissions.values()) == 2 * N  # every request of both stages, once
+    assert sum(server.ledger.submissions.values()) == 2 * N + strangers  # every request of both stages, once
     assert (out / "dataset.jsonl").read_text() == uninterrupted(provider, recipe, tmp_path)
     summary = json.loads((out / "run.json").read_text())
-    assert summary["cost"]["paid"]["dollars"] == pytest.approx(server.ledger.bill(PRICES))
+    assert summary["cost"]["paid"]["dollars"] == pytest.approx(server.ledger.bill(PRICES) - strangers_bill)
     assert all(state in ("collected", "abandoned") for _, _, state in batches_in_store(out))
 
 
@@ -98,7 +98,7 @@ def test_batch_run_matches_an_online_run_and_costs_the_bill_at_batch_prices(tmp_
         result = run_batch("openai", recipe, N, tmp_path / "batch", server)
         assert result.returncode == 0, result.stderr
         summary = json.loads((tmp_path / "batch" / "run.json").read_text())
-        assert summary["cost"]["paid"]["dollars"] == pytest.approx(server.ledger.bill(PRICES))
+        assert summary["cost"]["paid"]["dollars"] == pytest.approx(server.ledger.bill(PRICES) - strangers_bill)
         assert server.ledger.online_requests == 0 and server.ledger.batches_created == 2
         assert run_batch("openai", online_recipe, N, tmp_path / "online", server).returncode == 0
     assert summary["batches"]["submitted"] == 2 and summary["batches"]["requests_done"] == 2 * N
@@ -107,3 +107,29 @@ def test_batch_run_matches_an_online_run_and_costs_the_bill_at_batch_prices(tmp_
     batch_cost = summary["cost"]["paid"]["dollars"]
     online_cost = json.loads((tmp_path / "online" / "run.json").read_text())["cost"]["paid"]["dollars"]
     assert batch_cost == pytest.approx(online_cost / 2)
+
+
+@pytest.mark.slow
+def test_a_lost_anthropic_batch_is_told_apart_from_a_same_sized_stranger(tmp_path):
+    """Message Batches carry no tag: the lost id is guessed by size and time and proved by custom_ids."""
+    import anthropic
+
+    from tests.providers.serve import KEY
+
+    recipe = batch_recipe(tmp_path, "anthropic")
+    with standin("anthropic") as server:
+        hold(server, "create")
+        proc = start_batch("anthropic", recipe, N, tmp_path / "killed", server)
+        wait_until(lambda: "create" in server.faults.held)
+        kill(proc)
+        release(server, "create")
+        client = anthropic.Anthropic(api_key=KEY, base_url=server.base_url, max_retries=0)
+        stranger = client.messages.batches.create(requests=[
+            {"custom_id": f"someone-else-{i}", "params": {"model": MODELS["anthropic"], "max_tokens": 5,
+                                                          "messages": [{"role": "user", "content": f"hi {i}"}]}}
+            for i in range(N)])
+        assert client.messages.batches.retrieve(stranger.id).processing_status == "ended"
+        finish_and_check("anthropic", recipe, tmp_path, server, strangers=N, strangers_bill=server.ledger.bill(PRICES))
+        assert server.ledger.submissions["someone-else-0"] == 1
+        rows = {batch_id: state for _, batch_id, state in batches_in_store(tmp_path / "killed")}
+        assert stranger.id not in rows and sorted(rows.values()) == ["collected", "collected"]

@@ -90,12 +90,17 @@ class AnthropicBatches:
             for batch in page.get("data") or []:
                 created = seconds(batch.get("created_at")) or 0.0
                 if created < since - LOOK_BACK:
-                    return found
+                    return closest_first(found)
                 if batch["id"] not in known and sum((batch.get("request_counts") or {}).values()) == lines:
-                    found.append(Candidate(str(batch["id"]), certain=False))
+                    found.append((abs(created - since), Candidate(str(batch["id"]), certain=False)))
             if not page.get("has_more") or not page.get("data"):
-                return found
+                return closest_first(found)
             after = page.get("last_id") or page["data"][-1]["id"]
+
+
+def closest_first(found: list[tuple[float, Candidate]]) -> list[Candidate]:
+    """Candidates by how close their creation is to when the batch was recorded (it was created right after)."""
+    return [candidate for _, candidate in sorted(found, key=lambda pair: pair[0])]
 
 
 def status_of(data: dict[str, Any]) -> BatchStatus:

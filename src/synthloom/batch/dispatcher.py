@@ -128,11 +128,9 @@ class BatchBackend(BackendBase):
             found = await self.find_or_stop(tag, created, len(items))
             if found is None:
                 return
-            if not found:
+            if not found or not await self.follow_found(tag, found, keys):
                 return self.not_created(tag, stage, items, exc)
-            batch_id, certain = found[0].batch_id, found[0].certain
-            self.ledger.submitted(tag, batch_id)
-            return await self.follow(tag, batch_id, keys, certain)
+            return
         self.ledger.submitted(tag, batch_id)
         self.progress.submitted += 1
         await self.follow(tag, batch_id, keys, certain=True)
@@ -168,18 +166,25 @@ class BatchBackend(BackendBase):
         self.spawn(self.follow_left(row, keys))
 
     async def follow_left(self, row: BatchRow, keys: list[str]) -> None:
-        if row.batch_id is not None:
-            return await self.follow(row.tag, row.batch_id, keys, certain=True)
+        if row.batch_id is not None and await self.follow(row.tag, row.batch_id, keys, certain=row.state == "submitted"):
+            return
         found = await self.find_or_stop(row.tag, row.created, row.lines)
         if found is None:
             return
-        if not found:
+        if not found or not await self.follow_found(row.tag, found, keys):
             self.ledger.abandoned(row.tag, "never created (not found on the provider)")
+            self.progress.failed += 1
             for key in keys:
                 self.settle(key, error=LineNotRun("its batch was never created"))
-            return
-        self.ledger.submitted(row.tag, found[0].batch_id)
-        await self.follow(row.tag, found[0].batch_id, keys, found[0].certain)
+
+    async def follow_found(self, tag: str, found: list, keys: list[str]) -> bool:
+        """Follow the batches that may be `tag` in turn (a guess is recorded `adopted` until its results
+        prove it); False when none turned out to be it."""
+        for candidate in found:
+            self.ledger.submitted(tag, candidate.batch_id, candidate.certain)
+            if await self.follow(tag, candidate.batch_id, keys, candidate.certain):
+                return True
+        return False
 
     async def find_or_stop(self, tag: str, created: float, lines: int) -> list | None:
         """The provider's batches that may be `tag`; None (and the run stops) when it cannot be asked."""
@@ -190,17 +195,18 @@ class BatchBackend(BackendBase):
                                  "sent again: run the same command once the provider answers"))
             return None
 
-    async def follow(self, tag: str, batch_id: str, keys: list[str], certain: bool) -> None:
+    async def follow(self, tag: str, batch_id: str, keys: list[str], certain: bool) -> bool:
+        """Wait for the batch and collect it; False only when it turned out not to be `tag`."""
         self.progress.in_progress += 1
         self.progress.wait_started()
         try:
             status = await self.wait_for(tag, batch_id)
             if status is None:
-                return
+                return True
             results = await self.retrying(lambda: self.api.results(batch_id, status))
             if results is None:
-                return
-            self.collect(tag, batch_id, keys, status, results, certain)
+                return True
+            return self.collect(tag, batch_id, keys, status, results, certain)
         finally:
             self.progress.in_progress -= 1
             self.progress.wait_ended()
@@ -245,15 +251,12 @@ class BatchBackend(BackendBase):
                 delay = min(delay * 1.5, self.settings.poll_max)
 
     def collect(self, tag: str, batch_id: str, keys: list[str], status: BatchStatus, results: BatchResults,
-                certain: bool) -> None:
-        """Store every answer (committed), then hand answers and errors to whoever waits."""
-        ours = set(keys)
-        if not certain and (set(results.answers) | set(results.errors)) - ours:
-            self.ledger.abandoned(tag, f"batch {batch_id} turned out not to be this batch")
-            self.progress.failed += 1
-            for key in keys:
-                self.settle(key, error=LineNotRun("its batch was never created"))
-            return
+                certain: bool) -> bool:
+        """Store every answer (committed), then hand answers and errors to whoever waits; a guessed
+        batch whose custom_ids are not this batch's is left alone (False)."""
+        seen = set(results.answers) | set(results.errors)
+        if not certain and not (seen and seen <= self.ledger.keys(tag)):
+            return False
         requests = dict(self.ledger.requests(tag))
         answers = {key: dataclasses.replace(answer, batch=True) for key, answer in results.answers.items() if key in requests}
         for key, answer in answers.items():
@@ -263,7 +266,7 @@ class BatchBackend(BackendBase):
         self.progress.completed += 1
         self.progress.requests_done += len(answers)
         if self.refused_whole(batch_id, results):
-            return
+            return True
         if results.malformed:
             self.progress.malformed_lines += len(results.malformed)
             self.warn(f"batch {batch_id}: {len(results.malformed)} output line(s) unreadable (first: "
@@ -276,6 +279,7 @@ class BatchBackend(BackendBase):
             elif key in requests:
                 self.progress.lines_not_run += 1
                 self.settle(key, error=LineNotRun(f"batch {batch_id} ({status.status}) brought no answer for it"))
+        return True
 
     def refused_whole(self, batch_id: str, results: BatchResults) -> bool:
         """Every line refused for one reason (a model the batch endpoint does not serve): the run stops,

@@ -1,7 +1,8 @@
 """The batches of a run directory, in its store: what makes batch spend exactly-once across kills.
 
 A batch's requests and its tag are committed (state `recorded`) before anything is sent; its
-provider id is committed the moment the provider returns it (`submitted`); it is `collected`
+provider id is committed the moment the provider returns it (`submitted`; `adopted` when a lost id
+was guessed by size and time, until the batch's custom_ids prove it); it is `collected`
 once every answer it brought is in the request cache, or `abandoned` when it is known never
 to have been created (its requests are free to go in another batch). A re-run reads the
 batches that are neither, and follows them instead of submitting their requests again.
@@ -17,7 +18,7 @@ from .core import Store
 
 __all__ = ["BatchLedger", "BatchRow", "OPEN_STATES"]
 
-OPEN_STATES = ("recorded", "submitted")
+OPEN_STATES = ("recorded", "submitted", "adopted")
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ class BatchLedger:
                                 [(tag, key, request) for key, request in requests])
         return created
 
-    def submitted(self, tag: str, batch_id: str) -> None:
-        self.update(tag, batch_id=batch_id, state="submitted")
+    def submitted(self, tag: str, batch_id: str, certain: bool = True) -> None:
+        """The batch's id: returned by the provider or matched by tag (`submitted`), or a guess (`adopted`)."""
+        self.update(tag, batch_id=batch_id, state="submitted" if certain else "adopted")
 
     def status(self, tag: str, status: str, detail: str = "") -> None:
         self.update(tag, status=status, detail=detail)
