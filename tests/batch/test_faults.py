@@ -139,3 +139,12 @@ def test_a_budget_stops_batch_submission_and_a_higher_one_finishes_without_payin
         assert max(server.ledger.submissions.values()) == 1
         summary = json.loads((tmp_path / "o" / "run.json").read_text())
         assert summary["kept"] == 40 and summary["cost"]["paid"]["dollars"] == pytest.approx(server.ledger.bill(PRICES))
+
+
+def test_a_batch_recipe_dry_runs_online_and_batch_needs_a_batch_api(tmp_path):
+    recipe = batch_recipe(tmp_path, "openai")
+    from tests.conftest import run_cli
+
+    assert run_cli("run", recipe, "-n", 3, "--dry-run", "--quiet", "--out", tmp_path / "dry").returncode == 0
+    line = one_line_error(run_cli("run", recipe, "-n", 3, "--backend", "fake", "--quiet", "--out", tmp_path / "fake"))
+    assert "--batch needs a backend with a batch API" in line

@@ -15,6 +15,7 @@ import orjson
 from ..backends.anthropic import error_for, parse_message
 from ..backends.base import Request
 from ..backends.openai import body_text
+from ..export.redact import without_credentials
 from .provider import BatchResults, BatchStatus, Candidate, HttpCall, LineNotRun
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class AnthropicBatches:
 
     def __init__(self, backend: "AnthropicBackend", max_lines: int | None = None, max_bytes: int | None = None):
         self.backend = backend
-        self.provider = f"anthropic {backend.base_url}"
+        self.provider = f"anthropic {without_credentials(backend.base_url)}"
         self.max_lines = max_lines or MAX_LINES
         self.max_bytes = max_bytes or MAX_BYTES
         self.http = HttpCall(lambda: backend.open_session(), backend.base_url, lambda: backend.headers,

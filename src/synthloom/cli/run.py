@@ -66,7 +66,7 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError("--rpm and --tpm must be at least 1")
     spec = resolve_backend_spec(recipe, kind=kind, model=args.model, base_url=args.base_url,
                                 api_key_env=args.api_key_env, timeout=args.timeout, rpm=args.rpm, tpm=args.tpm,
-                                adaptive=args.adaptive, batch=args.batch)
+                                adaptive=args.adaptive, batch=False if args.dry_run else args.batch)
     if args.concurrency < 1 or args.max_attempts < 1:
         raise ConfigError("--concurrency and --max-attempts must be at least 1")
     if not args.max_outage > 0:
