@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .helpers import (PRICES, MODELS, batch_recipe, batches_in_store, hold, kill, release, run_batch, standin,
+from .helpers import (FAST, PRICES, MODELS, batch_recipe, batches_in_store, hold, kill, release, run_batch, standin,
                       start_batch, wait_until)
 
 N = 30
@@ -49,18 +49,21 @@ def test_kill_during_upload(provider, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_kill_between_create_and_saving_the_id(provider, tmp_path):
-    recipe = batch_recipe(tmp_path, provider)
+@pytest.mark.parametrize("max_lines", [None, 10])
+def test_kill_between_create_and_saving_the_id(provider, max_lines, tmp_path):
+    """With max_lines 10 three batches of one size are lost at once: each must find its own."""
+    settings = FAST.replace("}", f", max_lines: {max_lines}}}") if max_lines else FAST
+    recipe = batch_recipe(tmp_path, provider, settings)
+    lost = N // (max_lines or N)
     with standin(provider) as server:
         hold(server, "create")
         proc = start_batch(provider, recipe, N, tmp_path / "killed", server)
-        wait_until(lambda: "create" in server.faults.held)
+        wait_until(lambda: "create" in server.faults.held and server.ledger.batches_created == lost)
         kill(proc)
         release(server, "create")
-        assert server.ledger.batches_created == 1
-        assert [(batch_id, state) for _, batch_id, state in batches_in_store(tmp_path / "killed")] == [(None, "recorded")]
+        assert [(batch_id, state) for _, batch_id, state in batches_in_store(tmp_path / "killed")] == [(None, "recorded")] * lost
         finish_and_check(provider, recipe, tmp_path, server)
-        assert server.ledger.batches_created == 2  # the lost one found again, then the second stage's
+        assert server.ledger.batches_created == 2 * lost  # the lost ones found again, then the second stage's
 
 
 @pytest.mark.slow

@@ -79,7 +79,10 @@ class BatchLedger:
         return [BatchRow(*row) for row in self.db.execute(query, (provider,))]
 
     def known_ids(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT batch_id FROM batches WHERE batch_id IS NOT NULL")}
+        """Ids certainly belonging to one of this directory's batches (a guess, `adopted`, is not: two lost
+        batches of one size may both try it, and only its custom_ids tell whose it is)."""
+        query = "SELECT batch_id FROM batches WHERE batch_id IS NOT NULL AND state != 'adopted'"
+        return {row[0] for row in self.db.execute(query)}
 
     def requests(self, tag: str) -> Iterator[tuple[str, str]]:
         """(key, canonical request) of a batch's lines that have no stored answer yet."""
