@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from synthloom.backends.anthropic import AnthropicBackend, error_for, parse_message
+from synthloom.backends.anthropic import AnthropicBackend
+from synthloom.backends.anthropic_wire import error_for, parse_message
 from synthloom.backends.base import AuthFailed, BadRequest, ContextTooLong, RateLimited, Request, ServerError
 from synthloom.errors import ConfigError
 from tests.conftest import run_cli

@@ -2,7 +2,7 @@
 
 from synthloom.export.formats import FieldMap, to_sft
 from synthloom.backends.base import Response, Usage
-from synthloom.backends.openai import parse_completion
+from synthloom.backends.openai_wire import parse_completion
 
 ROW = {"id": "r1", "story": "Once upon a time.", "story_reasoning": "A short story: start with the formula."}
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import urllib.parse
 from typing import Any
 
 import aiohttp
@@ -18,31 +17,23 @@ from pydantic import Field
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
 from .base import (
-    AuthFailed,
     BackendBase,
-    BackendError,
-    BadRequest,
     BadResponse,
-    ContextTooLong,
-    RateLimited,
     Request,
     Response,
     ServerError,
     Timeout,
     Unreachable,
-    Usage,
 )
-from .openai import body_text, describe, parse_retry_after, secret_forms, token_count
+from .anthropic_wire import error_for, parse_message
+from .openai_wire import body_text, describe, secret_forms, token_count
 from .options import BackendOptions, parse_options
 
-__all__ = ["AnthropicBackend", "AnthropicOptions", "parse_message", "error_for"]
+__all__ = ["AnthropicBackend", "AnthropicOptions"]
 
 DEFAULT_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096  # the API requires max_tokens; a stage without one gets this
 # stop_reason → the finish_reason names the rest of synthloom (and OpenAI) use
-FINISH = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",
-          "model_context_window_exceeded": "length", "tool_use": "tool_calls", "refusal": "content_filter"}
-CONTEXT_WORDS = ("prompt is too long", "too many tokens", "context window", "context length")
 
 
 class AnthropicOptions(BackendOptions):
@@ -124,7 +115,7 @@ class AnthropicBackend(BackendBase):
 
     def batch_api(self, spec: BackendSpec) -> Any:
         """The Message Batches endpoints, for `--batch`."""
-        from ..batch.anthropic_batches import AnthropicBatches
+        from .anthropic_batches import AnthropicBatches
 
         return AnthropicBatches(self, spec.batch_settings.max_lines, spec.batch_settings.max_bytes)
 
@@ -208,44 +199,6 @@ async def json_or_none(resp: aiohttp.ClientResponse) -> Any:
         return orjson.loads(await resp.read())
     except ValueError:
         return None
-
-
-def error_for(status: int, text: str, data: Any, retry_after: str | None = None) -> BackendError:
-    """An HTTP error (or an SSE error event, status 0) → the typed error the runner retries by."""
-    error = data.get("error") if isinstance(data, dict) else None
-    kind = error.get("type", "") if isinstance(error, dict) else ""
-    message = f"HTTP {status}: {text}" if status else f"{kind}: {text}"
-    if status == 429 or kind == "rate_limit_error" or status == 529 or kind == "overloaded_error":
-        return RateLimited(message, retry_after=parse_retry_after(retry_after))
-    if status in (401, 403) or kind in ("authentication_error", "permission_error"):
-        return AuthFailed(message)
-    if status >= 500 or status == 408 or kind in ("api_error", "timeout_error"):
-        return ServerError(message)
-    if any(word in message.lower() for word in CONTEXT_WORDS):
-        return ContextTooLong(message)
-    if status == 0:
-        return BadResponse(message)
-    return BadRequest(message)
-
-
-def parse_message(data: Any) -> Response:
-    """A Message → Response: text blocks joined, thinking blocks kept as the reasoning."""
-    try:
-        blocks = data["content"]
-        texts = [b["text"] for b in blocks if b.get("type") == "text"]
-        thoughts = [b.get("thinking") or "" for b in blocks if b.get("type") == "thinking"]
-    except (KeyError, TypeError, AttributeError):
-        raise BadResponse(f"not a message: {str(data)[:200]}") from None
-    return Response(text="".join(texts), finish_reason=FINISH.get(str(data.get("stop_reason")), "stop"),
-                    usage=usage_of(data.get("usage")), model=str(data.get("model") or ""),
-                    reasoning="\n\n".join(thoughts) if thoughts else None)
-
-
-def usage_of(usage: Any) -> Usage:
-    """Anthropic's input_tokens leave out the cached parts: the prompt is all three together."""
-    usage = usage if isinstance(usage, dict) else {}
-    read, written = token_count(usage.get("cache_read_input_tokens")), token_count(usage.get("cache_creation_input_tokens"))
-    return Usage(token_count(usage.get("input_tokens")) + read + written, token_count(usage.get("output_tokens")), read, written)
 
 
 async def read_stream(resp: aiohttp.ClientResponse) -> Response:

@@ -286,7 +286,7 @@ class BackendBase:
         return "approximate, 4 characters per token (the backend has no tokenizer)"
 
     def batch_api(self, spec: Any) -> Any:
-        """The provider's batch endpoints (a `synthloom.batch.provider.BatchAPI`) for `--batch`;
+        """The provider's batch endpoints (a `synthloom.backends.batch_api.BatchAPI`) for `--batch`;
         None: this backend has none."""
         return None
 

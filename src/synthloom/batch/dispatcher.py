@@ -28,7 +28,7 @@ from ..store import Store
 from .collect import Collector
 from ..store.batches import BatchLedger, BatchRow
 from .progress import BatchProgress
-from .provider import BatchAPI, BatchResults, BatchStatus, LineNotRun, NotCreated
+from ..backends.batch_api import BatchAPI, BatchResults, BatchStatus, LineNotRun, NotCreated
 
 __all__ = ["BatchBackend"]
 

@@ -9,8 +9,8 @@ from typing import Any, Callable, Protocol
 import aiohttp
 import orjson
 
-from ..backends.base import BackendError, Request, Response, ServerError, Timeout, Unreachable
-from ..backends.openai import body_text, describe
+from .base import BackendError, Request, Response, ServerError, Timeout, Unreachable
+from .openai_wire import body_text, describe
 
 __all__ = ["BatchAPI", "BatchStatus", "BatchResults", "LineNotRun", "NotCreated", "Candidate", "HttpCall"]
 

@@ -1,6 +1,6 @@
 """The batches ledger: what a re-run follows, and which provider ids are certainly this directory's."""
 
-from synthloom.batch.ledger import BatchLedger
+from synthloom.store.batches import BatchLedger
 from synthloom.store import Store
 
 

@@ -8,18 +8,16 @@ results come back with exactly the custom_ids (our request keys) that were recor
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from ..backends.anthropic import error_for, parse_message
-from ..backends.base import Request
-from ..backends.openai import body_text
-from ..export.redact import without_credentials
-from .provider import BatchResults, BatchStatus, Candidate, HttpCall, LineNotRun
+from .anthropic_wire import error_for, parse_message
+from .base import Request
+from .openai_wire import body_text
+from .fleet import display_url
+from .batch_api import BatchResults, BatchStatus, Candidate, HttpCall, LineNotRun
 
-if TYPE_CHECKING:
-    from ..backends.anthropic import AnthropicBackend
 
 __all__ = ["AnthropicBatches", "MAX_LINES", "MAX_BYTES"]
 
@@ -52,9 +50,9 @@ class AnthropicBatches:
 
     tags_in_metadata = False
 
-    def __init__(self, backend: "AnthropicBackend", max_lines: int | None = None, max_bytes: int | None = None):
+    def __init__(self, backend: Any, max_lines: int | None = None, max_bytes: int | None = None):
         self.backend = backend
-        self.provider = f"anthropic {without_credentials(backend.base_url)}"
+        self.provider = f"anthropic {display_url(backend.base_url)}"
         self.max_lines = max_lines or MAX_LINES
         self.max_bytes = max_bytes or MAX_BYTES
         self.http = HttpCall(lambda: backend.open_session(), backend.base_url, lambda: backend.headers,

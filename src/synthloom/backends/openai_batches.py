@@ -4,17 +4,15 @@ output and error files of custom_id lines read back."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import orjson
 
-from ..backends.base import BackendError, Request
-from ..backends.openai import parse_completion, status_error
-from .provider import BatchResults, BatchStatus, Candidate, HttpCall, LineNotRun, NotCreated
+from .base import BackendError, Request
+from .openai_wire import parse_completion, status_error
+from .batch_api import BatchResults, BatchStatus, Candidate, HttpCall, LineNotRun, NotCreated
 
-if TYPE_CHECKING:
-    from ..backends.openai import OpenAIBackend
 
 __all__ = ["OpenAIBatches", "MAX_LINES", "MAX_BYTES"]
 
@@ -30,7 +28,7 @@ class OpenAIBatches:
 
     tags_in_metadata = True
 
-    def __init__(self, backend: "OpenAIBackend", completion_window: str = "24h", max_lines: int | None = None,
+    def __init__(self, backend: Any, completion_window: str = "24h", max_lines: int | None = None,
                  max_bytes: int | None = None):
         self.backend = backend
         self.base_url = backend.base_url
