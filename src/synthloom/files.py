@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import SynthloomError
+from .errors import RunStopped
 
 __all__ = ["WriteError", "describe_os_error", "write_error", "atomic_write", "write_text_atomic", "move_into_place",
            "Staging", "remove_quietly", "remove_stale_temps"]
 
 
-class WriteError(SynthloomError):
+class WriteError(RunStopped):
     """An output file could not be written (disk full, read-only, permissions); nothing half-written is left."""
 
     def __init__(self, path: Path, reason: str, hint: str = ""):

@@ -16,7 +16,7 @@ from typing import Any, Callable, Container, Iterator
 import orjson
 
 from ..backends.base import Response
-from ..errors import ConfigError
+from ..errors import ConfigError, RunStopped
 from ..record import Record
 from .schema import MIGRATIONS, dumps, use_wal, write_failure_reason
 
@@ -91,8 +91,8 @@ class Store:
                 raise self.write_failure(exc) from None
             raise
 
-    def write_failure(self, exc: sqlite3.Error) -> ConfigError:
-        return ConfigError(f"cannot write {self.path}: {write_failure_reason(exc)}; every response stored before is kept: "
+    def write_failure(self, exc: sqlite3.Error) -> RunStopped:
+        return RunStopped(f"cannot write {self.path}: {write_failure_reason(exc)}; every response stored before is kept: "
                            "make room and run the same command again (nothing stored is paid for twice)")
 
     def close(self) -> None:
