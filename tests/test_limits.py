@@ -11,7 +11,7 @@ import synthloom
 from synthloom import FakeBackend, default_registry, parse_recipe
 from synthloom.backends import BadRequest, RateLimited, Request, ServerError, Timeout, Usage
 from synthloom.cli import main
-from synthloom.limits import AdaptiveConcurrency, LimitSettings, RateLimit
+from synthloom.runner.limits import AdaptiveConcurrency, LimitSettings, RateLimit
 from synthloom.pipeline import build_pipeline
 from synthloom.recipe.model import BackendSpec
 from synthloom.runner import DEFAULT, Caller, Runner, RunOptions

@@ -13,7 +13,7 @@ from .cost.prices import PriceTable
 from .errors import ConfigError, RunStopped
 from .executors.base import Executor, LocalExecutor
 from .export.run_files import export_run
-from .outage import OutageTooLong
+from .runner.outage import OutageTooLong
 from .prepare.backends import resolve_backend_spec
 from .prepare.directory import RunDirectory
 from .prepare.plan import check_n, prepare_run

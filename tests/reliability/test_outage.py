@@ -12,7 +12,7 @@ import time
 import pytest
 
 from synthloom.backends.base import BadRequest, RateLimited, ServerError, Timeout, Unreachable
-from synthloom.outage import OutageGuard, OutageTooLong, is_outage
+from synthloom.runner.outage import OutageGuard, OutageTooLong, is_outage
 from tests.backends.scripted_server import completion, scripted_server
 from tests.conftest import SYNTHLOOM, run_cli
 

@@ -118,7 +118,7 @@ class RayExecutor:
 def summed_concurrency(per_worker: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     """The workers' gates as one per backend: slots, limits and requests in flight add up
     (max in flight is the sum of the workers' maxima, an upper bound)."""
-    from ..limits import ConcurrencyFigures
+    from ..runner.limits import ConcurrencyFigures
 
     names = sorted({name for figures in per_worker for name in figures})
     return {name: ConcurrencyFigures(**{key: round(sum(f[name][key] for f in per_worker if name in f), 3)

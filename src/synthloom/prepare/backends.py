@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from ..backends.base import Backend, BackendBase, as_backend
 from ..backends.options import OptionError
 from ..errors import ConfigError
-from ..limits import LimitSettings
+from ..runner.limits import LimitSettings
 from ..recipe.load import FieldProblem, problem_to_error
 from ..recipe.model import BackendSpec, Recipe
 from ..registry import Registry

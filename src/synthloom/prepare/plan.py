@@ -16,7 +16,7 @@ from ..backends.base import Backend, BackendBase
 from ..cost.budget import Budget
 from ..cost.prices import PriceTable
 from ..errors import ConfigError, missing_extra
-from ..limits import LimitSettings
+from ..runner.limits import LimitSettings
 from ..pipeline import Pipeline, build_pipeline
 from ..recipe.load import load_recipe
 from ..recipe.model import BackendSpec, Recipe

@@ -12,7 +12,7 @@ from ..cost.budget import Budget, BudgetReached
 from ..cost.prices import PriceTable
 from ..errors import ConfigError, RunStopped
 from ..export.redact import without_credentials
-from ..outage import OutageTooLong
+from ..runner.outage import OutageTooLong
 from ..pipeline import Pipeline
 from ..runner import DEFAULT, Caller, RunStats
 from ..store import Store, merge_shards

@@ -11,8 +11,8 @@ from typing import Any
 
 from ..backends.base import BackendError, RateLimited
 from ..cost.budget import Budget
-from ..limits import ConcurrencyFigures
-from ..outage import MAX_OUTAGE
+from .limits import ConcurrencyFigures
+from .outage import MAX_OUTAGE
 
 __all__ = ["RunOptions", "RunStats", "backoff_delay", "DEFAULT", "CURRENT_STAGE"]
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator
 from ..backends.base import AuthFailed, BackendError, Request, Response
 from ..cost.budget import BudgetReached
 from ..errors import StageFailed, SynthloomError
-from ..outage import OutageTooLong
+from .outage import OutageTooLong
 from ..pipeline import Pipeline
 from ..record import Record, Rejected
 from ..stages.base import Stage

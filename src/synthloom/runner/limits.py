@@ -16,9 +16,9 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable
 
-from .backends.base import RateLimited, Request, ServerError, Timeout, Usage
-from .cost.budget import DEFAULT_COMPLETION_HOLD
-from .backends.tokens import reserve_prompt_tokens
+from ..backends.base import RateLimited, Request, ServerError, Timeout, Usage
+from ..cost.budget import DEFAULT_COMPLETION_HOLD
+from ..backends.tokens import reserve_prompt_tokens
 
 __all__ = ["AdaptiveConcurrency", "ConcurrencyFigures", "LimitSettings", "RateLimit", "is_overload"]
 

@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Any, Callable
 
-from .backends.base import BackendError, ServerError, Timeout, Unreachable
+from ..backends.base import BackendError, ServerError, Timeout, Unreachable
 
 __all__ = ["MAX_OUTAGE", "OUTAGE_AFTER", "OUTAGE_AFTER_MAX", "OutageGuard", "OutageTooLong", "is_outage"]
 
