@@ -7,8 +7,6 @@ import math
 from collections import Counter
 from typing import Any, Iterable, Mapping, Sequence
 
-import numpy as np
-
 from .diversity import words
 
 __all__ = ["entity_coverage", "label_balance", "length_distribution", "slot_values"]
@@ -71,6 +69,8 @@ def label_balance(rows: Iterable[Mapping], slot: str) -> dict:
 
 def length_distribution(texts: Sequence[str], bins: int = 20) -> dict:
     """Length in words: mean, min, p5/p50/p95, max and a histogram (`edges` has one more entry than `counts`)."""
+    import numpy as np  # only here: the rest of the metrics work on a bare install
+
     lengths = np.array([len(words(t)) for t in texts if isinstance(t, str)], dtype=np.int64)
     if not len(lengths):
         return {"n": 0, "mean": None, "min": None, "p5": None, "p50": None, "p95": None, "max": None, "histogram": None}

@@ -8,8 +8,6 @@ import re
 from collections import defaultdict
 from typing import Any, Sequence
 
-import numpy as np
-
 from ..errors import ConfigError
 
 __all__ = ["diversity_metrics", "distinct_n", "self_bleu", "compression_ratio", "embedding_similarity",
@@ -70,7 +68,7 @@ def self_bleu(texts: Sequence[str]) -> float | None:
         bleu = BLEU.compute_bleu(correct, total, hyp_len, ref_len, smooth_method=metric.smooth_method,
                                  smooth_value=metric.smooth_value, effective_order=True)
         scores.append(bleu.score / 100)
-    return float(np.mean(scores))
+    return sum(scores) / len(scores)
 
 
 def compression_ratio(texts: Sequence[str]) -> float | None:
@@ -81,6 +79,8 @@ def compression_ratio(texts: Sequence[str]) -> float | None:
 
 def embedding_similarity(vectors: np.ndarray) -> float | None:
     """Mean cosine over all pairs of distinct rows (rows unit length): higher means less diverse."""
+    import numpy as np  # numpy only where vectors are: distinct-n and compression need none (a bare install)
+
     count = len(vectors)
     if count < 2:
         return None
@@ -122,7 +122,7 @@ def diversity_metrics(texts: list[str], *, embedder: Any = None, sample: int = 2
     picked = sample_texts(texts, sample, seed)
     result: dict[str, Any] = {
         "n": len(texts),
-        "mean_words": float(np.mean([len(t) for t in tokenized])) if texts else None,
+        "mean_words": sum(len(t) for t in tokenized) / len(tokenized) if texts else None,
         **{f"distinct_{n}": distinct_n(tokenized, n) for n in (1, 2, 3)},
         "compression_ratio": compression_ratio(texts),
         "sample": len(picked),
@@ -139,6 +139,8 @@ def diversity_metrics(texts: list[str], *, embedder: Any = None, sample: int = 2
         except (ConfigError, ImportError):
             return result
     if picked:
+        import numpy as np
+
         vectors = np.asarray(embedder.embed(picked), dtype=np.float64)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         vectors = vectors / np.where(norms == 0, 1, norms)
