@@ -47,7 +47,7 @@ class Pipeline:
 
     def fingerprint(self) -> str:
         """Changes whenever anything that shapes the records changes (not n, not concurrency)."""
-        recipe = self.recipe.model_dump(mode="json", exclude={"backend", "description", "prices"})
+        recipe = self.recipe.model_dump(mode="json", exclude={"backend", "description", "prices", "card"})
         for spec in recipe.get("backends", {}).values():  # how a backend is driven does not shape records
             for key in RUNTIME_BACKEND_FIELDS:
                 spec.pop(key, None)

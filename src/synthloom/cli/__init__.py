@@ -13,6 +13,7 @@ import sys
 import traceback
 
 from ..errors import StageFailed, SynthloomError
+from . import card as card_command
 from . import dedup as dedup_command
 from . import estimate as estimate_command
 from . import evaluate as evaluate_command
@@ -27,7 +28,7 @@ from . import validate as validate_command
 __all__ = ["main", "build_parser"]
 
 COMMANDS = (run_command, estimate_command, validate_command, export_command, ingest_command, search_command, dedup_command, report_command,
-            train_command, evaluate_command)
+            train_command, evaluate_command, card_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,4 +59,8 @@ def handle(args: argparse.Namespace) -> int:
     for line in headline_lines(files.metrics):
         print(line)
     print(f"wrote {files.html} and {files.metrics_json}")
+    if args.out is None and (args.run_dir / "run.json").is_file():  # the dataset card picks up the report's figures
+        from ..card.write import write_run_card
+
+        print(f"wrote {write_run_card(args.run_dir)}")
     return 0

@@ -74,6 +74,9 @@ def handle(args: argparse.Namespace) -> int:
     options = RunOptions(concurrency=args.concurrency, sequential=args.sequential, max_attempts=args.max_attempts,
                          max_outage=args.max_outage)
     out = args.out or Path("runs") / recipe.name
+    from ..card.licences import print_licence_warnings
+
+    print_licence_warnings(recipe, spec)  # generator terms: may the outputs train other models?
     prices = PriceTable.for_run(recipe, args.price_in, args.price_out)
     common = dict(backend=spec, options=options, corpus=args.corpus, prices=prices, budget=args.budget,
                   executor=make_executor(args))

@@ -62,6 +62,9 @@ def report(args: argparse.Namespace, recipe, registry, pipeline) -> int:
         problem = FieldProblem(("backend", "kind"), f"unknown backend {recipe.backend.kind!r} (known: {known})")
         raise problem_to_error(problem, recipe)
     check_backend_options(recipe, registry)
+    from ..card.licences import print_licence_warnings
+
+    print_licence_warnings(recipe)  # generator terms: may the outputs train other models?
     lists = ", ".join(f"{name} ({len(e.items)})" for name, e in pipeline.entities.items()) or "none"
     steps = list(zip(pipeline.stages, pipeline.sections))
     stages = " → ".join(step_text(s) for s, (section, _) in steps if section == "stages")

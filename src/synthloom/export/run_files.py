@@ -31,6 +31,8 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
                engine: dict[str, Any] | None = None, batches: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the run directory's files from the store, after the dataset-wide curation steps."""
     from .parquet import convert_jsonl_to  # pyarrow: 0.2 s to import, so only when files are written
+    from ..card.facts import RunFiles
+    from ..card.write import CARD, write_card_to
 
     curation = curate_dataset(store, pipeline.dataset_steps, n) if pipeline.dataset_steps else DatasetCuration()
     dropped = curation.dropped
@@ -47,6 +49,7 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
             summary["backend"]["engine"] = engine
         if batches is not None:  # batch mode: this run's batch figures and every provider batch of the directory
             summary["batches"] = batches
+        write_card_to(stage(out / CARD), RunFiles.staged(stage.files, out), summary)  # the dataset card (synthloom.card)
         write_json_to(stage(out / "run.json"), summary)  # last: renamed last, it says the set is complete
     return {"kept": kept, "rejected": rejected, "grounding": summary.get("grounding", {}), "curation": summary["curation"],
             "cost": summary["cost"]}

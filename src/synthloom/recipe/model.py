@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "Recipe",
+    "CardSpec",
     "BackendSpec",
     "BatchSettings",
     "Price",
@@ -246,6 +247,17 @@ class StageSpec(BaseModel):
         return self
 
 
+class CardSpec(Strict):
+    """What the dataset card (README.md) says that the run cannot know: the dataset's own licence and so on."""
+
+    license: str = Field("unknown", min_length=1, description="the dataset's licence, a Hub identifier (apache-2.0, "
+                         "cc-by-4.0, mit, other, ...); the generators' terms are stated beside it")
+    language: list[str] = Field(default_factory=list, description="ISO 639-1 codes; default: detected (curate extra)")
+    task_categories: list[str] = Field(default_factory=list, description="Hub task categories; default: from the fields")
+    tags: list[str] = Field(default_factory=list, description="added to `synthetic`, `synthloom` and the recipe's name")
+    pretty_name: str | None = None
+
+
 class Recipe(Strict):
     """A whole recipe: entity lists, how slots sample them, stages, backend, seed."""
 
@@ -261,6 +273,7 @@ class Recipe(Strict):
     slots: dict[str, str | SlotSpec] = Field(default_factory=dict)
     stages: list[StageSpec] = Field(min_length=1)
     curate: list[StageSpec] = Field(default_factory=list, description="checks, filters, judges and dedup after the stages")
+    card: CardSpec = Field(default_factory=CardSpec, description="the dataset card's licence, language, tasks, tags")
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True, description="where relative files are")
 
     @field_validator("name")

@@ -1,0 +1,177 @@
+"""What a dataset card says, gathered from a run directory's files in one pass over each: the
+models that wrote the kept records, entity coverage and label balance, cheap diversity figures on
+a seeded sample, the language, and the run's own summary (run.json) and recipe."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+import yaml
+
+__all__ = ["CardFacts", "RunFiles", "gather_facts", "SAMPLE"]
+
+SAMPLE = 500  # texts the diversity figures and the language guess are computed on
+LABEL_SLOTS = ("label", "labels", "sentiment", "class", "intent", "polarity", "category_label")
+
+
+@dataclass
+class RunFiles:
+    """Where a run's files are: a run directory's, or the temp names an export is writing."""
+
+    dataset: Path
+    lineage: Path | None = None
+    recipe: Path | None = None
+    metrics: Path | None = None
+
+    @classmethod
+    def of(cls, run: Path) -> "RunFiles":
+        return cls(run / "dataset.jsonl", run / "lineage.jsonl", run / "recipe.yaml", run / "metrics.json")
+
+    @classmethod
+    def staged(cls, files: list[tuple[Path, Path]], run: Path) -> "RunFiles":
+        """The files an export is writing, by their temp names ((temp, final) pairs); metrics.json as it is."""
+        temp = {final.name: tmp for tmp, final in files}
+        return cls(temp["dataset.jsonl"], temp.get("lineage.jsonl"), temp.get("recipe.yaml"), run / "metrics.json")
+
+
+@dataclass
+class CardFacts:
+    """Everything the card states, as plain values."""
+
+    summary: dict[str, Any]
+    recipe: dict[str, Any]
+    card: dict[str, Any]
+    kept: int = 0
+    models: Counter = field(default_factory=Counter)  # model → calls that made the kept records
+    values: dict[str, Counter] = field(default_factory=dict)  # slot → how often each value was used
+    text_field: str | None = None
+    diversity: dict[str, Any] = field(default_factory=dict)
+    languages: Counter = field(default_factory=Counter)
+    fields: list[str] = field(default_factory=list)
+    report: dict[str, Any] | None = None  # metrics.json of `synthloom report`, when it describes this dataset
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return self.summary.get("schema") or {}
+
+
+def gather_facts(files: RunFiles, summary: dict[str, Any]) -> CardFacts:
+    """Read the dataset and lineage once each (streaming) and the recipe and metrics files if present."""
+    recipe = read_recipe(files.recipe)
+    facts = CardFacts(summary, recipe, card_settings(recipe))
+    slots = list((facts.schema.get("slots") or {}))
+    facts.text_field = next(iter(facts.schema.get("text_fields") or []), None)
+    sample: list[str] = []
+    rng = random.Random(0)
+    for row in read_jsonl(files.dataset):
+        facts.kept += 1
+        if facts.kept == 1:
+            facts.fields = [k for k in row if k != "id"]
+        for slot in slots:
+            for value in as_values(row.get(slot)):
+                facts.values.setdefault(slot, Counter())[value] += 1
+        text = as_text(row.get(facts.text_field)) if facts.text_field else None
+        if text is not None:  # reservoir sampling: a seeded, uniform sample of any length of file
+            if len(sample) < SAMPLE:
+                sample.append(text)
+            elif (j := rng.randrange(facts.kept)) < SAMPLE:
+                sample[j] = text
+    if files.lineage is not None and files.lineage.is_file():
+        for entry in read_jsonl(files.lineage):
+            for call in entry.get("calls") or []:
+                facts.models[str(call.get("model") or "unknown")] += 1
+    facts.diversity = cheap_diversity(sample)
+    facts.languages = detect_languages(sample)
+    facts.report = matching_report(files.metrics, summary, facts.kept)
+    return facts
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.strip():
+                row = orjson.loads(line)
+                if isinstance(row, dict):
+                    yield row
+
+
+def read_recipe(path: Path | None) -> dict[str, Any]:
+    """recipe.yaml as plain data (its entity files are not read: the card only describes them)."""
+    if path is None or not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def card_settings(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's `card:` section, with the recipe model's defaults."""
+    from ..recipe.model import CardSpec
+
+    try:
+        return CardSpec(**(recipe.get("card") or {})).model_dump()
+    except (TypeError, ValueError):
+        return CardSpec().model_dump()
+
+
+def as_values(value: Any) -> list[str]:
+    """A slot's value(s) as strings: k > 1 slots hold lists; dict items (personas, chunks) by their JSON."""
+    items = value if isinstance(value, list) else [] if value is None else [value]
+    return [item if isinstance(item, str) else json.dumps(item, sort_keys=True, ensure_ascii=False)[:200] for item in items]
+
+
+def as_text(value: Any) -> str | None:
+    """A field as text: a string, or a chat's contents joined."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in value):
+        return "\n".join(m["content"] for m in value)
+    return None
+
+
+def cheap_diversity(texts: list[str]) -> dict[str, Any]:
+    """distinct-1/2/3, compression ratio and mean words: no extra needed, linear in the sample."""
+    from ..metrics.diversity import compression_ratio, distinct_n, words
+
+    if not texts:
+        return {}
+    tokenized = [words(t) for t in texts]
+    return {"sample": len(texts), "mean_words": round(sum(map(len, tokenized)) / len(tokenized), 1),
+            **{f"distinct_{n}": rounded(distinct_n(tokenized, n)) for n in (1, 2, 3)},
+            "compression_ratio": rounded(compression_ratio(texts))}
+
+
+def rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def detect_languages(texts: list[str]) -> Counter:
+    """Language of each sampled text with py3langid (the curate extra); empty without it."""
+    from ..errors import SynthloomError
+
+    try:
+        from ..curate.filters.language import identify_language
+
+        return Counter(identify_language(text[:2000])[0] for text in texts if text.strip())
+    except (ImportError, SynthloomError):  # no curate extra: the card says the language is not detected
+        return Counter()
+
+
+def matching_report(path: Path | None, summary: dict[str, Any], kept: int) -> dict[str, Any] | None:
+    """metrics.json when `synthloom report` wrote it for this very dataset (same recipe, n and kept count)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None
+    same = (metrics.get("recipe"), metrics.get("n"), metrics.get("kept")) == (summary.get("recipe"), summary.get("n"), kept)
+    return metrics if same else None
