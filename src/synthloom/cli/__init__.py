@@ -19,6 +19,7 @@ from . import estimate as estimate_command
 from . import evaluate as evaluate_command
 from . import export as export_command
 from . import ingest as ingest_command
+from . import push as push_command
 from . import report as report_command
 from . import run as run_command
 from . import search as search_command
@@ -28,7 +29,7 @@ from . import validate as validate_command
 __all__ = ["main", "build_parser"]
 
 COMMANDS = (run_command, estimate_command, validate_command, export_command, ingest_command, search_command, dedup_command, report_command,
-            train_command, evaluate_command, card_command)
+            train_command, evaluate_command, card_command, push_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

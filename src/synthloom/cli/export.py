@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Convert OUT/dataset.jsonl into the columns a trainer reads. --to picks the container: "
                                    "*.jsonl, *.parquet, or any other path for a Hugging Face datasets directory.")
     p.add_argument("out", type=Path, metavar="OUT", help="a run directory written by `synthloom run`")
-    p.add_argument("--format", required=True, metavar="FMT", help=f"one of: {', '.join(FORMATS)}")
+    p.add_argument("--format", required=True, metavar="FMT", help=f"one of: {', '.join(FORMATS)}; or hf: the rows as they "
+                   "are, as DIR/data/*.parquet with the dataset card DIR/README.md (the Hub's layout)")
     p.add_argument("--to", required=True, type=Path, metavar="PATH", help="FILE.jsonl, FILE.parquet or a directory")
     p.add_argument("--prompt-field", metavar="F", help="row field holding the prompt (default: the prompt sent; dpo/kto: prompt)")
     p.add_argument("--prompt-stage", metavar="STAGE", help="stage whose first request is the prompt sent (default: "
@@ -45,7 +46,7 @@ def handle(args: argparse.Namespace) -> int:
     from ..files import describe_os_error
 
     for flag, formats in FIELD_FLAGS.items():
-        if getattr(args, flag) is not None and args.format in FORMATS and args.format not in formats:
+        if getattr(args, flag) is not None and args.format in (*FORMATS, "hf") and args.format not in formats:
             raise ConfigError(f"--{flag.replace('_', '-')} is not used by --format {args.format}")
     given = {name.removesuffix("_field"): getattr(args, name) for name in (*FIELD_FLAGS, "prompt_field")}
     fields = FieldMap(**{name: value for name, value in given.items() if value is not None},

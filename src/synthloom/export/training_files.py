@@ -53,8 +53,13 @@ def export_dataset(run: str | Path, fmt: str, to: str | Path, fields: FieldMap =
         raise ConfigError(f"{run}: no such run directory")
     if not dataset.is_file():
         raise ConfigError(f"{dataset}: not found (is {run} a directory written by `synthloom run`?)")
+    if fmt == "hf":  # the rows as they are, in the Hub's layout, with the dataset card (synthloom.card.hubdir)
+        from ..card.hubdir import export_hub_dir
+
+        records = export_hub_dir(run, to)
+        return ExportResult(to, fmt, rows=records, written=records)
     if fmt not in FORMATS:
-        raise ConfigError(f"--format {fmt}: unknown format (known: {', '.join(FORMATS)})")
+        raise ConfigError(f"--format {fmt}: unknown format (known: {', '.join(FORMATS)}, hf)")
     container = check_target(to, run)
     result = ExportResult(to, fmt)
     first_call = fmt in ("dpo", "kto")
