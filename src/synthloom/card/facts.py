@@ -73,6 +73,7 @@ def gather_facts(files: RunFiles, summary: dict[str, Any]) -> CardFacts:
         facts.kept += 1
         if facts.kept == 1:
             facts.fields = [k for k in row if k != "id"]
+            facts.text_field = facts.text_field or longest_text_field(row, set(slots))
         for slot in slots:
             for value in as_values(row.get(slot)):
                 facts.values.setdefault(slot, Counter())[value] += 1
@@ -90,6 +91,13 @@ def gather_facts(files: RunFiles, summary: dict[str, Any]) -> CardFacts:
     facts.languages = detect_languages(sample)
     facts.report = matching_report(files.metrics, summary, facts.kept)
     return facts
+
+
+def longest_text_field(row: dict[str, Any], slots: set[str]) -> str | None:
+    """When run.json names no text field (a chat's `messages`): the generated field with the most text."""
+    texts = {k: as_text(v) for k, v in row.items() if k != "id" and k not in slots}
+    found = {k: len(v) for k, v in texts.items() if v}
+    return max(found, key=found.__getitem__) if found else None
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -129,9 +137,12 @@ def as_values(value: Any) -> list[str]:
 
 
 def as_text(value: Any) -> str | None:
-    """A field as text: a string, or a chat's contents joined."""
+    """A field as text: a string, a chat's contents joined, or a structured reply's strings joined."""
     if isinstance(value, str):
         return value
+    if isinstance(value, dict):
+        strings = [v for v in value.values() if isinstance(v, str)]
+        return "\n".join(strings) if strings else None
     if isinstance(value, list) and value and all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in value):
         return "\n".join(m["content"] for m in value)
     return None
@@ -160,7 +171,8 @@ def detect_languages(texts: list[str]) -> Counter:
     try:
         from ..curate.filters.language import identify_language
 
-        return Counter(identify_language(text[:2000])[0] for text in texts if text.strip())
+        found = (identify_language(text[:2000]) for text in texts if text.strip())
+        return Counter(language for language, probability in found if probability >= 0.5)
     except (ImportError, SynthloomError):  # no curate extra: the card says the language is not detected
         return Counter()
 

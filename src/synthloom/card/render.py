@@ -37,7 +37,7 @@ def task_categories(facts: CardFacts) -> list[str]:
 def front_matter(facts: CardFacts, data_files: str) -> dict[str, Any]:
     card, name = facts.card, facts.summary.get("recipe") or facts.recipe.get("name") or "dataset"
     languages = card["language"] or [code for code, count in facts.languages.most_common()
-                                      if count >= max(1, 0.05 * sum(facts.languages.values()))]
+                                      if count >= max(1, 0.2 * sum(facts.languages.values()))]  # not one stray text
     data: dict[str, Any] = {"license": card["license"]}
     if languages:
         data["language"] = languages
@@ -75,7 +75,7 @@ def header(facts: CardFacts) -> str:
 
 def generators(facts: CardFacts) -> str:
     backend = facts.summary.get("backend") or {}
-    models = facts.models or ({str(backend.get("model")): 0} if backend.get("model") else {})
+    models = facts.models or declared_models(facts.summary)  # no kept record: the models the run was set up with
     lines = ["## Generating models and their terms", "",
              f"Default backend: `{backend.get('kind', '?')}`"
              + "".join(f"; `{name}`: `{b.get('kind')}` {b.get('model') or ''}".rstrip()
@@ -97,6 +97,15 @@ def generators(facts: CardFacts) -> str:
               + (" (not set: add `card: {license: ...}` to the recipe)" if license == "unknown" else "")
               + ". Whatever it is, the generators' terms above still bind whoever generated the data."]
     return "\n".join(lines)
+
+
+def declared_models(summary: dict[str, Any]) -> dict[str, int]:
+    """The run's backends' model names (the embedded default and the fake one by name), with 0 calls."""
+    from ..backends.embedded import SMOLLM2_FILE
+
+    specs = [summary.get("backend") or {}, *(summary.get("backends") or {}).values()]
+    defaults = {"embedded": SMOLLM2_FILE, "fake": "fake"}
+    return {str(b.get("model") or defaults.get(b.get("kind"), "unknown")): 0 for b in specs if b}
 
 
 def recipe_section(facts: CardFacts) -> str:
@@ -233,7 +242,7 @@ def loading(facts: CardFacts, data_files: str, repo: str | None) -> str:
 def limits(facts: CardFacts) -> str:
     items = ["The text is machine-generated and was not reviewed by people; curation removed only what its checks "
              "could see (listed above)."]
-    if set(facts.models) <= {"fake"} and facts.models:
+    if set(facts.models or declared_models(facts.summary)) <= {"fake"}:
         items.insert(0, "**A dry run**: the fake backend wrote this data (each text echoes its prompt). It shows the "
                         "dataset's shape, not model output.")
     if (facts.schema.get("slots") or {}):
