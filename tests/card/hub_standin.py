@@ -40,6 +40,7 @@ class HubState:
         self.requests: list[tuple[str, str]] = []
         self.authorizations: list[str | None] = []
         self.bodies: list[bytes] = []
+        self.echo_auth_at: str | None = None  # a path part where the server fails, echoing the Authorization header
         self.lock = threading.Lock()
 
 
@@ -98,6 +99,8 @@ def make_handler(state: HubState) -> type[BaseHTTPRequestHandler]:
                 return self.reply(200 if ok else 404, {} if ok else {"error": "object not found"})
             if not self.authorized():
                 return None
+            if state.echo_auth_at and state.echo_auth_at in path:  # a misbehaving server: the secret in its error body
+                return self.reply(500, {"error": f"internal error for {self.headers.get('Authorization')}"})
             if path == "/api/repos/create":
                 return self.create_repo(json.loads(data))
             if path == "/api/validate-yaml":

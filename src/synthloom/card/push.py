@@ -65,7 +65,8 @@ def hub_error(exc: Exception, endpoint: str, repo: str, token: str) -> ConfigErr
     elif isinstance(exc, HfHubHTTPError) and status in (401, 403):
         text = f"the Hub at {endpoint} refused the token (HTTP {status}): it needs write access to {repo.split('/')[0]}"
     elif isinstance(exc, HfHubHTTPError):
-        text = f"the Hub at {endpoint} answered HTTP {status} for {repo}: {first_line(exc)}"
+        said = " ".join(str(getattr(exc, "server_message", None) or "").split())[:300] or first_line(exc)
+        text = f"the Hub at {endpoint} answered HTTP {status} for {repo}: {said}"
     elif is_connection_error(exc):
         text = f"cannot reach the Hugging Face Hub at {endpoint} (offline?): nothing was uploaded; {first_line(exc)}"
     elif isinstance(exc, ValueError):
