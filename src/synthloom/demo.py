@@ -89,8 +89,9 @@ def maybe_step(steps: Steps | None, description: str) -> Iterator[None]:
         yield
 
 
-def run_demo(n: int, out: Path, kind: str = CLASSIFIER) -> dict[str, Any]:
-    """Generate, curate, report, card, train, evaluate; what to print at the end."""
+def run_demo(n: int, out: Path, kind: str = CLASSIFIER, backend: Any = None) -> dict[str, Any]:
+    """Generate, curate, report, card, train, evaluate; what to print at the end. `backend` (a BackendSpec)
+    replaces the recipe's embedded model (tests use the fake one)."""
     from . import api
     from .cli.progress import ProgressBar
     from .recipe import load_recipe
@@ -99,7 +100,7 @@ def run_demo(n: int, out: Path, kind: str = CLASSIFIER) -> dict[str, Any]:
     started = time.monotonic()
     recipe = load_recipe(RECIPE)
     with ProgressBar(f"generating {n} reviews with SmolLM2-135M") as bar:
-        result = api.run(recipe, n, out, on_progress=bar.update)
+        result = api.run(recipe, n, out, backend=backend, on_progress=bar.update)
     with Steps() as steps:
         with steps.step("report and dataset card (diversity, coverage, drops)"):
             write_report(out, ReportOptions())
