@@ -38,7 +38,11 @@ def test_every_shipped_recipe_gets_a_card(recipe, tmp_path, capsys):
     assert meta == front_matter((out / "README.md").read_text())
     assert meta["license"] == "unknown" and {"synthetic", "synthloom", summary["recipe"]} <= set(meta["tags"])
     assert meta["size_categories"] == ["n<1K"] and meta["task_categories"] and "text-generation" in meta["task_categories"]
-    assert meta.get("language") == (["en"] if kept else None)  # the fake backend echoes English prompts
+    assert "language" not in meta  # an export does not load the language model (seconds); `synthloom card` does
+    assert main(["card", str(out)]) == 0
+    detected = front_matter((out / "README.md").read_text())
+    assert detected.get("language") == (["en"] if kept else None)  # the fake backend echoes English prompts
+    assert {k: v for k, v in detected.items() if k != "language"} == meta
     (config,) = meta["configs"]
     assert config["data_files"] == [{"split": "train", "path": "dataset.parquet"}] and (out / "dataset.parquet").is_file()
     body = card.text
@@ -115,7 +119,11 @@ def test_synthloom_card_rewrites_the_same_card_and_report_adds_its_figures(tmp_p
     written = (out / "README.md").read_text()
     (out / "README.md").unlink()
     assert main(["card", str(out)]) == 0
-    assert (out / "README.md").read_text() == written  # the same files give the same card, at export or later
+    rewritten = (out / "README.md").read_text()
+    assert main(["card", str(out)]) == 0
+    assert (out / "README.md").read_text() == rewritten  # the same files give the same card
+    same = lambda text: [line for line in text.splitlines() if "language" not in line and line != "- en"]  # noqa: E731
+    assert same(rewritten) == same(written) and "language:\n- en\n" in rewritten  # `card` adds the detected language
     assert "| self-BLEU" not in written
     assert main(["report", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -152,5 +160,5 @@ def test_the_card_degrades_on_a_bare_install(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ})
     assert result.returncode == 0, result.stderr
     assert "| distinct-1 | 0." in result.stdout and "| compression ratio | 0." in result.stdout
-    assert "language:" not in front_matter(result.stdout) and "The language was not detected" in result.stdout
-    assert run_card_text(out) == (out / "README.md").read_text()
+    assert "language" not in front_matter(result.stdout) and "The language is not stated" in result.stdout
+    assert "language:\n- en\n" in run_card_text(out)  # with the curate extra, detected

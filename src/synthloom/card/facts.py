@@ -28,16 +28,19 @@ class RunFiles:
     lineage: Path | None = None
     recipe: Path | None = None
     metrics: Path | None = None
+    parquet: Path | None = None
 
     @classmethod
     def of(cls, run: Path) -> "RunFiles":
-        return cls(run / "dataset.jsonl", run / "lineage.jsonl", run / "recipe.yaml", run / "metrics.json")
+        return cls(run / "dataset.jsonl", run / "lineage.jsonl", run / "recipe.yaml", run / "metrics.json",
+                   run / "dataset.parquet")
 
     @classmethod
     def staged(cls, files: list[tuple[Path, Path]], run: Path) -> "RunFiles":
         """The files an export is writing, by their temp names ((temp, final) pairs); metrics.json as it is."""
         temp = {final.name: tmp for tmp, final in files}
-        return cls(temp["dataset.jsonl"], temp.get("lineage.jsonl"), temp.get("recipe.yaml"), run / "metrics.json")
+        return cls(temp["dataset.jsonl"], temp.get("lineage.jsonl"), temp.get("recipe.yaml"), run / "metrics.json",
+                   temp.get("dataset.parquet"))
 
 
 @dataclass
@@ -61,36 +64,106 @@ class CardFacts:
         return self.summary.get("schema") or {}
 
 
-def gather_facts(files: RunFiles, summary: dict[str, Any]) -> CardFacts:
-    """Read the dataset and lineage once each (streaming) and the recipe and metrics files if present."""
+def gather_facts(files: RunFiles, summary: dict[str, Any], detect_language: bool = True) -> CardFacts:
+    """Read the dataset (Parquet columns, else JSON Lines) and the lineage once each, streaming, and the
+    recipe and metrics files if present. `detect_language` loads py3langid's model (seconds): `synthloom
+    card` and `report` do, an export does not (it must stay a small part of a run's time)."""
     recipe = read_recipe(files.recipe)
     facts = CardFacts(summary, recipe, card_settings(recipe))
-    slots = list((facts.schema.get("slots") or {}))
+    slots = {name: int(info.get("k") or 1) for name, info in (facts.schema.get("slots") or {}).items()}
+    facts.values = {slot: Counter() for slot in slots}
     facts.text_field = next(iter(facts.schema.get("text_fields") or []), None)
+    sample = read_parquet(files.parquet, facts, slots)
+    if sample is None:
+        sample = read_dataset_jsonl(files.dataset, facts, slots)
+    facts.models = count_models(files.lineage)
+    facts.diversity = cheap_diversity(sample)
+    facts.languages = detect_languages(sample) if detect_language else Counter()
+    facts.report = matching_report(files.metrics, summary, facts.kept)
+    return facts
+
+
+def read_parquet(path: Path | None, facts: CardFacts, slots: dict[str, int]) -> list[str] | None:
+    """Counts from dataset.parquet's columns (pyarrow, a batch at a time) and the seeded text sample;
+    None when there is no readable file (the JSON Lines are read instead)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path) if path is not None and path.is_file() else None
+    except (OSError, pa.ArrowException):
+        parquet = None
+    if parquet is None:
+        return None
+    names = parquet.schema_arrow.names
+    facts.kept, facts.fields = parquet.metadata.num_rows, [name for name in names if name != "id"]
+    if not facts.kept:
+        return []
+    if facts.text_field not in names:
+        first = next(parquet.iter_batches(batch_size=1)).to_pylist()[0]
+        facts.text_field = longest_text_field(first, set(slots))
+    columns = [name for name in (*slots, facts.text_field) if name in names]
+    picks = sorted(random.Random(0).sample(range(facts.kept), min(SAMPLE, facts.kept)))
+    sample, offset = [], 0
+    for batch in parquet.iter_batches(batch_size=10_000, columns=list(dict.fromkeys(columns))):
+        for slot, k in slots.items():
+            if slot in batch.schema.names:
+                count_column(batch.column(slot), facts.values[slot], k)
+        if facts.text_field in batch.schema.names:
+            here = [i - offset for i in picks if offset <= i < offset + batch.num_rows]
+            column = batch.column(facts.text_field)
+            sample += [t for t in (as_text(column[i].as_py()) for i in here) if t is not None]
+        offset += batch.num_rows
+    return sample
+
+
+def count_column(column: Any, counter: Counter, k: int) -> None:
+    """A slot's values in one batch: text and lists of text straight from Arrow; anything else (a dict item,
+    a list stored as JSON text when the rows' types disagreed) through as_values."""
+    import pyarrow as pa
+
+    kind = column.type
+    if pa.types.is_list(kind) and pa.types.is_string(kind.value_type):
+        counter.update(v for v in column.flatten().to_pylist() if v is not None)
+    elif pa.types.is_string(kind) and k == 1:
+        counter.update(v for v in column.to_pylist() if v is not None)
+    else:
+        for value in column.to_pylist():
+            if isinstance(value, str) and k > 1 and value.startswith("["):
+                value = orjson.loads(value)
+            counter.update(as_values(value))
+
+
+def read_dataset_jsonl(path: Path, facts: CardFacts, slots: dict[str, int]) -> list[str]:
+    """The same facts from dataset.jsonl, row by row (no Parquet file), with a seeded reservoir sample."""
     sample: list[str] = []
     rng = random.Random(0)
-    for row in read_jsonl(files.dataset):
+    for row in read_jsonl(path):
         facts.kept += 1
         if facts.kept == 1:
             facts.fields = [k for k in row if k != "id"]
             facts.text_field = facts.text_field or longest_text_field(row, set(slots))
         for slot in slots:
-            for value in as_values(row.get(slot)):
-                facts.values.setdefault(slot, Counter())[value] += 1
-        text = as_text(row.get(facts.text_field)) if facts.text_field else None
-        if text is not None:  # reservoir sampling: a seeded, uniform sample of any length of file
-            if len(sample) < SAMPLE:
-                sample.append(text)
-            elif (j := rng.randrange(facts.kept)) < SAMPLE:
-                sample[j] = text
-    if files.lineage is not None and files.lineage.is_file():
-        for entry in read_jsonl(files.lineage):
-            for call in entry.get("calls") or []:
-                facts.models[str(call.get("model") or "unknown")] += 1
-    facts.diversity = cheap_diversity(sample)
-    facts.languages = detect_languages(sample)
-    facts.report = matching_report(files.metrics, summary, facts.kept)
-    return facts
+            facts.values[slot].update(as_values(row.get(slot)))
+        if len(sample) < SAMPLE or (j := rng.randrange(facts.kept)) < SAMPLE:
+            text = as_text(row.get(facts.text_field)) if facts.text_field else None
+            if text is not None:
+                sample.append(text) if len(sample) < SAMPLE else sample.__setitem__(j, text)
+    return sample
+
+
+def count_models(lineage: Path | None) -> Counter:
+    """Calls per model in lineage.jsonl, parsing only each line's `calls` (its last key), not the row before
+    it: a quoted `"calls":` can only be a key there, since quotes inside strings are escaped."""
+    models: Counter = Counter()
+    if lineage is None or not lineage.is_file():
+        return models
+    with open(lineage, "rb") as handle:
+        for line in handle:
+            at = line.rfind(b'"calls":')
+            if at >= 0:
+                models.update(str(call.get("model") or "unknown") for call in orjson.loads(b"{" + line[at:])["calls"])
+    return models
 
 
 def longest_text_field(row: dict[str, Any], slots: set[str]) -> str | None:
@@ -114,7 +187,7 @@ def read_recipe(path: Path | None) -> dict[str, Any]:
     if path is None or not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, OSError, UnicodeDecodeError):
         return {}
     return data if isinstance(data, dict) else {}

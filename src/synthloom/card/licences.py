@@ -45,7 +45,7 @@ def terms_table() -> tuple[Terms, ...]:
     """The shipped table, in matching order."""
     text = resources.files(__package__).joinpath("licences.yaml").read_text(encoding="utf-8")
     entries = []
-    for entry in yaml.safe_load(text):
+    for entry in yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when there
         entry = {k: str(v) if k != "match" else tuple(v) for k, v in entry.items()}
         if entry["outputs"] not in OUTCOMES:
             raise ValueError(f"licences.yaml: {entry['id']}: outputs must be one of {OUTCOMES}")

@@ -36,8 +36,8 @@ def task_categories(facts: CardFacts) -> list[str]:
 
 def front_matter(facts: CardFacts, data_files: str) -> dict[str, Any]:
     card, name = facts.card, facts.summary.get("recipe") or facts.recipe.get("name") or "dataset"
-    languages = card["language"] or [code for code, count in facts.languages.most_common()
-                                      if count >= max(1, 0.2 * sum(facts.languages.values()))]  # not one stray text
+    languages = card["language"] or filtered_languages(facts.recipe) or [
+        code for code, count in facts.languages.most_common() if count >= max(1, 0.2 * sum(facts.languages.values()))]
     data: dict[str, Any] = {"license": card["license"]}
     if languages:
         data["language"] = languages
@@ -47,6 +47,13 @@ def front_matter(facts: CardFacts, data_files: str) -> dict[str, Any]:
     data["pretty_name"] = card["pretty_name"] or f"{name} (synthetic)"
     data["configs"] = [{"config_name": "default", "data_files": [{"split": "train", "path": data_files}]}]
     return data
+
+
+def filtered_languages(recipe: dict[str, Any]) -> list[str]:
+    """The languages a `language` curation step let through: every kept record is in one of them."""
+    steps = [step for step in [*(recipe.get("stages") or []), *(recipe.get("curate") or [])] if isinstance(step, dict)]
+    found = [code for step in steps if step.get("kind") == "language" for code in step.get("languages") or ["en"]]
+    return list(dict.fromkeys(str(code) for code in found))
 
 
 def render_card(facts: CardFacts, data_files: str = "dataset.parquet", repo: str | None = None) -> str:
@@ -248,8 +255,9 @@ def limits(facts: CardFacts) -> str:
     if (facts.schema.get("slots") or {}):
         items.append("A sampled field (a label) says what the prompt asked for; a model does not always follow it, "
                      "so a label can disagree with its text.")
-    if not facts.card["language"] and not facts.languages:
-        items.append("The language was not detected (the `curate` extra is not installed).")
+    if not facts.card["language"] and not facts.languages and not filtered_languages(facts.recipe):
+        items.append("The language is not stated: set `card.language` in the recipe, or run `synthloom card RUN_DIR` "
+                     "to detect it (the `curate` extra).")
     items.append("Rejected records and each record's lineage (every call: model, parameters, seed, tokens) are kept "
                  "in the run directory (`rejected.jsonl`, `lineage.jsonl`), not in the dataset's files.")
     return "## Known limits\n\n" + "\n".join(f"- {item}" for item in items)

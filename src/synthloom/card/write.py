@@ -18,8 +18,10 @@ CARD = "README.md"
 
 def write_card_to(path: Path, files: RunFiles, summary: dict[str, Any], data_files: str = "dataset.parquet",
                   repo: str | None = None) -> None:
-    """The card for the data described by `files` and `summary` (run.json's content), written to `path`."""
-    text = render_card(gather_facts(files, summary), data_files, repo)
+    """The card for the data described by `files` and `summary` (run.json's content), written to `path`.
+    An export calls this: no language detection (py3langid's model takes seconds to load); `synthloom card`,
+    `report` and the Hub layout detect it."""
+    text = render_card(gather_facts(files, summary, detect_language=False), data_files, repo)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
 
