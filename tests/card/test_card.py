@@ -162,3 +162,22 @@ def test_the_card_degrades_on_a_bare_install(tmp_path):
     assert "| distinct-1 | 0." in result.stdout and "| compression ratio | 0." in result.stdout
     assert "language" not in front_matter(result.stdout) and "The language is not stated" in result.stdout
     assert "language:\n- en\n" in run_card_text(out)  # with the curate extra, detected
+
+
+def test_a_hand_edited_run_json_still_gives_a_card(tmp_path, capsys):
+    """run.json is data: values of the wrong type show as text, never a crash (report and card share it)."""
+    out = tmp_path / "run"
+    assert main(["run", "recipes/tinystories.yaml", "-n", "6", "--dry-run", "--quiet", "--out", str(out)]) == 0
+    info = json.loads((out / "run.json").read_text())
+    info["curation"] = {"dropped": {"dropped_odd": "many"}, "constraints": {"uses_words": {"records": 3, "before": "x"}},
+                        "dedup": {"dedup": {"method": "minhash", "checked": "all"}}}
+    info["cost"] = {"paid": {"requests": "lots", "dollars": "free"}, "stages": {"story": {"calls": None}}}
+    info["grounding"] = {"g": {"checked": "some"}}
+    info["backends"] = {"judge": {"kind": 1}}
+    info["schema"]["slots"]["verb"]["size"] = "unknown"
+    info["schema"]["stages"].append("not a step")
+    info["backend"] = "embedded"
+    (out / "run.json").write_text(json.dumps(info))
+    assert main(["card", str(out)]) == 0
+    body = (out / "README.md").read_text()
+    assert "| odd | many |" in body and "lots requests" in body and "some answers" in body

@@ -61,7 +61,16 @@ class CardFacts:
 
     @property
     def schema(self) -> dict[str, Any]:
-        return self.summary.get("schema") or {}
+        schema = self.summary.get("schema")
+        return schema if isinstance(schema, dict) else {}
+
+    @property
+    def slots(self) -> dict[str, dict[str, Any]]:
+        """run.json's slots with their list, size (None when not a number) and k (1 when not a number)."""
+        found = self.schema.get("slots")
+        return {str(name): {"list": info.get("list"), "size": info["size"] if isinstance(info.get("size"), int) else None,
+                            "k": info["k"] if isinstance(info.get("k"), int) else 1}
+                for name, info in (found.items() if isinstance(found, dict) else []) if isinstance(info, dict)}
 
 
 def gather_facts(files: RunFiles, summary: dict[str, Any], detect_language: bool = True) -> CardFacts:
@@ -70,9 +79,9 @@ def gather_facts(files: RunFiles, summary: dict[str, Any], detect_language: bool
     card` and `report` do, an export does not (it must stay a small part of a run's time)."""
     recipe = read_recipe(files.recipe)
     facts = CardFacts(summary, recipe, card_settings(recipe))
-    slots = {name: int(info.get("k") or 1) for name, info in (facts.schema.get("slots") or {}).items()}
+    slots = {name: info["k"] for name, info in facts.slots.items()}
     facts.values = {slot: Counter() for slot in slots}
-    facts.text_field = next(iter(facts.schema.get("text_fields") or []), None)
+    facts.text_field = next((f for f in facts.schema.get("text_fields") or [] if isinstance(f, str)), None)
     sample = read_parquet(files.parquet, facts, slots)
     if sample is None:
         sample = read_dataset_jsonl(files.dataset, facts, slots)
