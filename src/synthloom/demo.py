@@ -146,7 +146,7 @@ def first_reviews(path: Path, width: int = 110) -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m synthloom.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=160, help="reviews to generate (default 160; a re-run reuses them)")
+    parser.add_argument("-n", type=int, default=120, help="reviews to generate (default 120; a re-run reuses them)")
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default runs/demo)")
     parser.add_argument("--classifier", default=CLASSIFIER, help=f"tfidf-logreg, embed-logreg (default) or minilm-finetune")
     args = parser.parse_args(argv)
