@@ -28,8 +28,8 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from synthloom.curate.dedup import MinHashDeduper, shingles
 

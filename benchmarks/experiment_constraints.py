@@ -81,7 +81,7 @@ def main() -> int:
     path = ROOT / "benchmarks" / "results" / "constraints.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"| feedback | first try: all asked-for items | items | " + " | ".join(
+    print("| feedback | first try: all asked-for items | items | " + " | ".join(
         f"kept @ tries={k} (requests/record)" for k in range(1, args.tries + 1)) + " |")
     print("|---" * (3 + args.tries) + "|")
     for mode, r in results.items():

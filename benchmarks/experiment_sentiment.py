@@ -120,7 +120,7 @@ def main() -> int:
             model = train_model(examples, kind)
             s = evaluate(model, test, labels)
             scores.setdefault(name, {})[kind] = {k: s[k] for k in ("accuracy", "macro_f1", "per_class", "confusion")} | {
-                "train_size": len(examples.texts), "train_balance": {l: examples.labels.count(l) for l in labels}}
+                "train_size": len(examples.texts), "train_balance": {label: examples.labels.count(label) for label in labels}}
             if name in ("sampled", "fixed"):
                 model_dir = args.out / tag / "models" / f"{name}-{kind}"
                 save_model(model, kind, examples, model_dir)
@@ -130,7 +130,7 @@ def main() -> int:
     curves = {name: learning_curve(sets[name], test, "tfidf-logreg", sizes) for name in ("sampled", "fixed", "real-n")}
     report = {
         "backend": {"kind": spec.kind, "model": spec.model or ("SmolLM2-135M-Instruct Q4_1" if spec.kind == "embedded" else ""), "base_url": spec.base_url},
-        "n": args.n, "test": {"n": len(test.texts), "balance": {l: test.labels.count(l) for l in labels}},
+        "n": args.n, "test": {"n": len(test.texts), "balance": {label: test.labels.count(label) for label in labels}},
         "majority_baseline": {"label": majority, "accuracy": round(test.labels.count(majority) / len(test.labels), 4),
                               "macro_f1": round(test.labels.count(majority) / len(test.labels) / (1 + test.labels.count(majority) / len(test.labels)), 4)},
         "generation": generation, "scores": scores, "learning_curve_tfidf": curves,

@@ -70,7 +70,7 @@ def assert_run_files(out: Path, n: int) -> list[dict]:
 
 
 def test_the_venv_has_no_extras(bare_venv):
-    probe = "import importlib.util, json; print(json.dumps([m for m in %r if importlib.util.find_spec(m)]))" % (EXTRA_MODULES,)
+    probe = f"import importlib.util, json; print(json.dumps([m for m in {EXTRA_MODULES!r} if importlib.util.find_spec(m)]))"
     found = subprocess.run([str(bare_venv / "python"), "-c", probe], capture_output=True, text=True, check=True, cwd=bare_venv)
     assert json.loads(found.stdout) == []
     where = subprocess.run([str(bare_venv / "python"), "-c", "import synthloom; print(synthloom.__file__)"],

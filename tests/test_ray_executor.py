@@ -109,8 +109,7 @@ def test_killed_ray_run_resumes_without_paying_twice(write_recipe, tmp_path):
 
 def test_a_local_run_finishes_what_a_killed_ray_run_left(write_recipe, tmp_path):
     """The shards are merged by whichever run comes next, distributed or not."""
-    from synthloom.store import ShardStore
-    from synthloom.store import Store
+    from synthloom.store import ShardStore, Store
 
     recipe, out = write_recipe(SLOW.replace("latency: 0.05", "latency: 0.0")), tmp_path / "o"
     assert main(["run", str(recipe), "-n", "10", "--out", str(out), "--quiet"]) == 0

@@ -1,11 +1,11 @@
 """bespokelabs-curator: `curator.LLM` with the openai backend on the inputs, as its README shows."""
 
-from _common import PROMPT, parse_args, read_inputs, report
-
 import importlib.util
 import os
 import time
 from pathlib import Path
+
+from _common import PROMPT, parse_args, read_inputs, report
 
 
 def use_bundled_tiktoken() -> None:

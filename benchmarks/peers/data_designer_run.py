@@ -1,14 +1,14 @@
 """NeMo Data Designer: a seed DataFrame and one LLM text column through `DataDesigner.create`."""
 
-from _common import JINJA_PROMPT, parse_args, read_inputs, report
-
 import time
+
+from _common import JINJA_PROMPT, parse_args, read_inputs, report
 
 
 def main() -> None:
     args = parse_args(__doc__)
-    import pandas as pd
     import data_designer.config as dd
+    import pandas as pd
     from data_designer.config.seed_source_dataframe import DataFrameSeedSource
     from data_designer.interface import DataDesigner
 

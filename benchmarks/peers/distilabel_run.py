@@ -1,8 +1,8 @@
 """distilabel: LoadDataFromDicts >> TextGeneration(OpenAILLM) in a Pipeline, as its docs show."""
 
-from _common import JINJA_PROMPT, parse_args, read_inputs, report
-
 import time
+
+from _common import JINJA_PROMPT, parse_args, read_inputs, report
 
 
 def main() -> None:

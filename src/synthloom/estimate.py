@@ -12,7 +12,6 @@ they will be. The totals are scaled from the sample to n.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import tempfile
 from collections import defaultdict

@@ -12,9 +12,9 @@ import errno
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .errors import RunStopped
 
@@ -145,10 +145,12 @@ class Staging:
         short a time as possible)."""
         failed = Path("?")
         try:
-            for tmp, failed in self.files:
+            for tmp, target in self.files:
+                failed = target
                 sync(tmp)
-            for tmp, failed in self.files:
-                rename_over(tmp, failed)
+            for tmp, target in self.files:
+                failed = target
+                rename_over(tmp, target)
         except OSError as exc:
             raise write_error(failed, exc, self.hint) from None
         self.files.clear()
@@ -169,7 +171,7 @@ class Staging:
         return Path(exc.filename or "?")
 
     @contextmanager
-    def writing(self) -> Iterator["Staging"]:
+    def writing(self) -> Iterator[Staging]:
         """Commit when the block ends, discard on any error (an OSError becomes a WriteError)."""
         try:
             yield self

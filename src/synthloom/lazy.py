@@ -7,8 +7,9 @@ and the curation layers load when a step needs them.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping
 from importlib import import_module
-from typing import Any, Callable, Mapping
+from typing import Any
 
 __all__ = ["lazy_attributes"]
 

@@ -193,7 +193,7 @@ def check_names(recipe: Recipe, samplers: dict[str, Sampler], built: list[tuple[
         seen_stage_names.add(stage.name)
         raw = getattr(recipe, section)[i].model_dump()
         for var in sorted(stage.inputs - available):
-            where = field_holding(raw, lambda value: isinstance(value, str) and var in value) or "prompt"
+            where = field_holding(raw, lambda value, var=var: isinstance(value, str) and var in value) or "prompt"
             later = [o for _, s in built[position + 1 :] for o in s.outputs]
             why = "a later stage" if var in later else "no slot or earlier stage"
             raise FieldProblem(

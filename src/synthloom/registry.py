@@ -7,8 +7,9 @@ Plugins are packages exposing an entry point in the `synthloom.plugins` group: a
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any
 
 from .backends.base import Backend
 from .recipe.model import BackendSpec

@@ -3,9 +3,9 @@
 import pytest
 
 from synthloom import load_recipe
-from synthloom.prepare.backends import make_backend, resolve_backend_spec
 from synthloom.backends.options import OptionError
 from synthloom.errors import RecipeError
+from synthloom.prepare.backends import make_backend, resolve_backend_spec
 from synthloom.recipe import BackendSpec
 from synthloom.registry import default_registry
 
@@ -79,9 +79,9 @@ def test_option_error_from_code_is_a_config_error():
 def test_embedded_slots_are_capped_by_the_requests_a_run_can_have_in_flight():
     """--concurrency 3 cannot fill 8 slots; --sequential gets the unbatched path (no batch context)."""
     from synthloom import RunOptions
-    from synthloom.prepare.backends import fit_in_flight
     from synthloom.backends.embedded import EmbeddedBackend
     from synthloom.backends.fake import FakeBackend
+    from synthloom.prepare.backends import fit_in_flight
 
     capped, sequential, wide, fake = EmbeddedBackend(), EmbeddedBackend(), EmbeddedBackend(parallel=4), FakeBackend()
     fit_in_flight([capped, fake], RunOptions(concurrency=3))

@@ -7,9 +7,10 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tests.conftest import SMALL_RECIPE, SYNTHLOOM, run_cli
 from tests.providers.anthropic_standin import anthropic_standin

@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from .helpers import (FAST, PRICES, MODELS, batch_recipe, batches_in_store, hold, kill, release, run_batch, standin,
-                      start_batch, wait_until)
+from .helpers import FAST, MODELS, PRICES, batch_recipe, batches_in_store, hold, kill, release, run_batch, standin, start_batch, wait_until
 
 N = 30
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from synthloom.cli import main
 from synthloom.backends.tokens import reserve_prompt_tokens
+from synthloom.cli import main
 
 PRICE_IN, PRICE_OUT = 100.0, 300.0  # $ per 1M tokens: one fake request costs about a cent
 

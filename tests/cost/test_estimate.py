@@ -6,8 +6,8 @@ import pytest
 
 from synthloom.backends.fake import FakeBackend
 from synthloom.cli import main
-from synthloom.estimate import SizingBackend, estimate, resized
 from synthloom.cost.prices import PriceTable
+from synthloom.estimate import estimate, resized
 from synthloom.recipe import load_recipe
 from synthloom.recipe.model import BackendSpec
 from tests.conftest import ROOT, SMALL_RECIPE

@@ -2,9 +2,9 @@
 
 import pytest
 
+from synthloom.backends.base import Request, Response, Usage
 from synthloom.cost.budget import Budget, BudgetReached
 from synthloom.cost.prices import PriceTable, dollars
-from synthloom.backends.base import Request, Response, Usage
 from synthloom.errors import ConfigError
 from synthloom.recipe.model import Price
 

@@ -8,8 +8,8 @@ from synthloom.backends.fake import FakeBackend
 from synthloom.curate.summary import adherence
 from synthloom.curate.verify.constraints import ConstraintConfig, ConstraintStage, uses_word
 from synthloom.errors import RecipeError
-from synthloom.record import Record, Rejected
 from synthloom.recipe import parse_recipe
+from synthloom.record import Record, Rejected
 from synthloom.stages import GenerateConfig, GenerateStage
 
 

@@ -3,8 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from synthloom.curate.filters import (LanguageFilter, LengthFilter, RefusalFilter, RegexFilter, RepetitionFilter,
-                                      TruncatedFilter)
+from synthloom.curate.filters import LanguageFilter, LengthFilter, RefusalFilter, RegexFilter, RepetitionFilter, TruncatedFilter
 from synthloom.curate.filters.repetition import compression_ratio, duplicate_ngram_fraction
 from synthloom.record import Record, Rejected
 

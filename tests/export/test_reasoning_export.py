@@ -1,8 +1,8 @@
 """`export --format sft` keeps a response's reasoning trace as the assistant turn's `thinking`, or drops it."""
 
-from synthloom.export.formats import FieldMap, to_sft
 from synthloom.backends.base import Response, Usage
 from synthloom.backends.openai_wire import parse_completion
+from synthloom.export.formats import FieldMap, to_sft
 
 ROW = {"id": "r1", "story": "Once upon a time.", "story_reasoning": "A short story: start with the formula."}
 

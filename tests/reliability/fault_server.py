@@ -108,7 +108,7 @@ class FaultServer:
         self._stopping: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
 
-    def __enter__(self) -> "FaultServer":
+    def __enter__(self) -> FaultServer:
         self.start()
         return self
 
@@ -228,7 +228,7 @@ class FaultServer:
         assert self._stopping is not None
         try:
             await asyncio.wait_for(self._stopping.wait(), self.plan.stall)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         drop(request)
         return web.Response(status=204)

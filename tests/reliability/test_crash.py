@@ -25,9 +25,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -444,7 +444,7 @@ def killed_mid_commit(tmp_path_factory) -> dict:
         proc = subprocess.Popen(dry_run(recipe, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             threshold = rng.randint(300, 1500)
-            wait_for(lambda: stored_records(out) >= threshold, proc, f"{threshold} records", pause=0.01)
+            wait_for(lambda threshold=threshold: stored_records(out) >= threshold, proc, f"{threshold} records", pause=0.01)
             kill_in_transaction(proc, out)
         finally:
             if proc.poll() is None:
@@ -547,7 +547,7 @@ def test_kill_9_inside_store_commits_leaves_only_whole_batches(tmp_path):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(batch), str(log)], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_for(lambda: log.exists() and len(log.read_text().split()) > kept, proc, "a first commit")
+            wait_for(lambda kept=kept: log.exists() and len(log.read_text().split()) > kept, proc, "a first commit")
             time.sleep(rng.uniform(0.0, 0.2))
             kill_in_transaction(proc, tmp_path, mid_frames_for=3.0 if kill % 2 == 0 else 0.0)
         finally:

@@ -21,8 +21,7 @@ import pytest
 from synthloom.backends.base import BadResponse, ServerError, Usage
 from synthloom.backends.openai_wire import parse_completion, status_error
 from tests.conftest import run_cli
-from tests.reliability.fault_server import (DELIVERED, FAULTS, HTML_PAGE, RETRYABLE, FaultPlan, FaultServer, KeyLedger,
-                                            completion_body, echo)
+from tests.reliability.fault_server import DELIVERED, FAULTS, HTML_PAGE, RETRYABLE, FaultPlan, FaultServer, KeyLedger, completion_body, echo
 
 RECIPE = """\
 name: faults

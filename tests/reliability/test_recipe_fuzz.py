@@ -34,8 +34,9 @@ import shutil
 import sqlite3
 import subprocess
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml

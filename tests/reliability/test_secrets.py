@@ -25,9 +25,9 @@ import threading
 import time
 import traceback
 import urllib.parse
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 from aiohttp import web
@@ -51,8 +51,7 @@ stages:
   - name: story
     prompt: "Write two sentences about a {{ noun }}."
     params: {max_tokens: 30}
-backend: {kind: openai, model: m, api_key_env: %s}
-""" % ENV
+""" + f"backend: {{kind: openai, model: m, api_key_env: {ENV}}}\n"
 
 
 # --- what a leak looks like -------------------------------------------------------------------
@@ -365,7 +364,7 @@ def test_a_killed_run_and_its_resume_keep_the_key_out(write_recipe, tmp_path):
 def recipe_with_credentials(port: int) -> str:
     """The default backend's URL and a named backend's (a second stage on it) carry user:key@."""
     url = url_for(port, "url")
-    return ("# written by hand\n" + RECIPE.replace("api_key_env: %s}" % ENV, f"api_key_env: {ENV}, base_url: '{url}'}}")
+    return ("# written by hand\n" + RECIPE.replace(f"api_key_env: {ENV}}}", f"api_key_env: {ENV}, base_url: '{url}'}}")
             + f"backends:\n  judge: {{kind: openai, model: j, base_url: '{url}?api_key={urllib.parse.quote(KEY, safe='')}'}}\n"
             + "  # the judge's key: " + KEY + "\n")
 

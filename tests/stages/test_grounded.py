@@ -143,10 +143,10 @@ def test_grounded_conversation_gives_the_assistant_sources_each_turn(context):
 
 
 def test_stages_that_retrieve_need_a_corpus():
+    from synthloom.errors import RecipeError
     from synthloom.pipeline import build_pipeline
     from synthloom.recipe import parse_recipe
     from synthloom.registry import default_registry
-    from synthloom.errors import RecipeError
 
     recipe = parse_recipe("name: x\nstages:\n  - kind: grounded_answer\n    name: a\n    question: hi\n")
     with pytest.raises(RecipeError, match=r"stages\[0\].kind.*no `corpus:`"):

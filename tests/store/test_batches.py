@@ -1,7 +1,7 @@
 """The batches ledger: what a re-run follows, and which provider ids are certainly this directory's."""
 
-from synthloom.store.batches import BatchLedger
 from synthloom.store import Store
+from synthloom.store.batches import BatchLedger
 
 
 def test_a_guessed_id_is_followed_but_not_claimed(tmp_path):

@@ -6,7 +6,6 @@ aiohttp directly, as the openai backend does: the SDK is only used to test the s
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -16,6 +15,7 @@ from pydantic import Field
 
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
+from .anthropic_wire import error_for, parse_message
 from .base import (
     BackendBase,
     BadResponse,
@@ -25,7 +25,6 @@ from .base import (
     Timeout,
     Unreachable,
 )
-from .anthropic_wire import error_for, parse_message
 from .openai_wire import body_text, describe, secret_forms, token_count
 from .options import BackendOptions, parse_options
 
@@ -67,7 +66,7 @@ class AnthropicBackend(BackendBase):
         self.session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def from_spec(cls, spec: BackendSpec) -> "AnthropicBackend":
+    def from_spec(cls, spec: BackendSpec) -> AnthropicBackend:
         if not spec.model:
             raise ConfigError("the anthropic backend needs a model name: --model NAME or backend.model in the recipe")
         url = spec.base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_URL
@@ -96,7 +95,7 @@ class AnthropicBackend(BackendBase):
                 if resp.status in (401, 403):
                     raise ConfigError(f"{self.base_url} refused the API key (HTTP {resp.status}); check backend.api_key_env "
                                       "(default ANTHROPIC_API_KEY)")
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
             await self.close()
             raise ConfigError(f"cannot reach the server at {self.base_url} (backend.base_url): {self.redact(describe(exc))}") from None
         except ConfigError:
@@ -158,7 +157,7 @@ class AnthropicBackend(BackendBase):
                 if self.stream:
                     return await read_stream(resp)
                 raw = await resp.read()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise Timeout(f"no answer within {self.timeout}s") from None
         except aiohttp.ClientConnectorError as exc:
             raise Unreachable(self.redact(describe(exc))) from None
@@ -178,7 +177,7 @@ class AnthropicBackend(BackendBase):
             async with self.session.post(f"{self.base_url}/v1/messages/count_tokens", data=orjson.dumps(body),
                                          headers=self.headers, timeout=aiohttp.ClientTimeout(total=30)) as resp:
                 data = await json_or_none(resp)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             return None
         return token_count(data.get("input_tokens")) if isinstance(data, dict) and "input_tokens" in data else None
 

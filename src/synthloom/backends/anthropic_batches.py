@@ -14,10 +14,9 @@ import orjson
 
 from .anthropic_wire import error_for, parse_message
 from .base import Request
-from .openai_wire import body_text
-from .fleet import display_url
 from .batch_api import BatchResults, BatchStatus, Candidate, HttpCall, LineNotRun
-
+from .fleet import display_url
+from .openai_wire import body_text
 
 __all__ = ["AnthropicBatches", "MAX_LINES", "MAX_BYTES"]
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import orjson
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+import orjson
 
 __all__ = [
     "Message",
@@ -112,7 +113,7 @@ class Usage:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Usage":
+    def from_dict(cls, data: dict[str, Any]) -> Usage:
         return cls(data.get("prompt_tokens", 0), data.get("completion_tokens", 0),
                    data.get("cached_tokens", 0), data.get("cache_write_tokens", 0))
 
@@ -146,7 +147,7 @@ class Response:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Response":
+    def from_dict(cls, data: dict[str, Any]) -> Response:
         return cls(
             text=data["text"],
             finish_reason=data.get("finish_reason", "stop"),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -109,7 +109,7 @@ class HttpCall:
                 raw = await resp.read()
                 if resp.status != 200:
                     raise self.error_of(resp.status, raw, resp.headers)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise Timeout(f"{method} {path}: no answer within {self.timeout}s") from None
         except aiohttp.ClientConnectorError as exc:
             raise Unreachable(self.redact(describe(exc))) from None

@@ -92,7 +92,7 @@ class EmbeddedBackend(BackendBase):
         self._preamble_tokens = 0
 
     @classmethod
-    def from_spec(cls, spec: BackendSpec) -> "EmbeddedBackend":
+    def from_spec(cls, spec: BackendSpec) -> EmbeddedBackend:
         options = parse_options(EmbeddedOptions, spec.options)
         return cls(model_path=spec.model, **options.model_dump())
 

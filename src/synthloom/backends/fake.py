@@ -13,7 +13,8 @@ import asyncio
 import json
 import re
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import Field
 
@@ -45,7 +46,7 @@ class FakeBackend(BackendBase):
         self.requests: list[Request] = []
 
     @classmethod
-    def from_spec(cls, spec: BackendSpec) -> "FakeBackend":
+    def from_spec(cls, spec: BackendSpec) -> FakeBackend:
         options = parse_options(FakeOptions, spec.options)
         return cls(model=spec.model or "fake", replies=options.replies, latency=options.latency)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 import urllib.parse
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import Field
 

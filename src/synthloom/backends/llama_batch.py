@@ -19,8 +19,9 @@ import collections
 import ctypes
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .base import BadResponse, ContextTooLong
 from .step_timing import StepTiming

@@ -11,18 +11,14 @@ import base64
 import os
 import sys
 import urllib.parse
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import aiohttp
 import orjson
 
 from ..errors import ConfigError
 from ..recipe.model import BackendSpec
-from .fleet import Endpoint, Fleet, FleetOptions, display_url, split_credentials, split_urls
-from .openai_wire import cut_off_detail, describe, parse_completion, secret_forms, status_error
-from .options import parse_options
-from .schema import grammar_friendly
-from .tokenize import ServerTokenizer, loads_or_none
 from .base import (
     BackendBase,
     BadRequest,
@@ -33,6 +29,11 @@ from .base import (
     Unreachable,
     Usage,
 )
+from .fleet import Endpoint, Fleet, FleetOptions, display_url, split_credentials, split_urls
+from .openai_wire import cut_off_detail, describe, parse_completion, secret_forms, status_error
+from .options import parse_options
+from .schema import grammar_friendly
+from .tokenize import ServerTokenizer, loads_or_none
 
 __all__ = ["OpenAIBackend"]
 
@@ -80,7 +81,7 @@ class OpenAIBackend(BackendBase):
         self.tokenizer = ServerTokenizer(self.tokenizer_root, model, self.post_json, self.billed_prompt_tokens)
 
     @classmethod
-    def from_spec(cls, spec: BackendSpec) -> "OpenAIBackend":
+    def from_spec(cls, spec: BackendSpec) -> OpenAIBackend:
         if not spec.model:
             raise ConfigError("the openai backend needs a model name: --model NAME or backend.model in the recipe")
         urls = split_urls(spec.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1")
@@ -88,7 +89,7 @@ class OpenAIBackend(BackendBase):
             raise ConfigError("backend.base_url has no URL in it")
         for url in urls:
             try:
-                urllib.parse.urlsplit(split_credentials(url)[0]).port
+                _ = urllib.parse.urlsplit(split_credentials(url)[0]).port  # reading .port checks it (ValueError)
             except ValueError:
                 raise ConfigError(f"backend.base_url is not a valid URL: {display_url(url)!r} (characters such as / : @ "
                                   "in a user:password@ must be URL-encoded)") from None
@@ -153,7 +154,7 @@ class OpenAIBackend(BackendBase):
                 if resp.status in (401, 403):
                     raise ConfigError(f"{display_url(endpoint.url)} refused the API key (HTTP {resp.status}); "
                                       "check backend.api_key_env")
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
             return self.redact(describe(exc))
         return None
 
@@ -275,7 +276,7 @@ class OpenAIBackend(BackendBase):
                     raw = await resp.read()
                     if resp.status != 200:
                         raise status_error(resp.status, self.redact_bytes(raw), resp.headers.get("Retry-After"))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 error: Exception = Timeout(f"no answer within {self.timeout}s")
             except aiohttp.ClientConnectorError as exc:
                 error = Unreachable(self.redact(describe(exc)))
@@ -306,7 +307,7 @@ class OpenAIBackend(BackendBase):
         try:
             prompt, _ = await prompt_tokens(self, request)
             completion = await text_tokens(self, response.text)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             return response
         return Response(response.text, response.finish_reason, Usage(prompt, completion), response.model, response.reasoning)
 

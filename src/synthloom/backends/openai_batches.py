@@ -10,9 +10,8 @@ import aiohttp
 import orjson
 
 from .base import BackendError, Request
-from .openai_wire import parse_completion, status_error
 from .batch_api import BatchResults, BatchStatus, Candidate, HttpCall, LineNotRun, NotCreated
-
+from .openai_wire import parse_completion, status_error
 
 __all__ = ["OpenAIBatches", "MAX_LINES", "MAX_BYTES"]
 

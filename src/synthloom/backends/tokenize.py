@@ -14,19 +14,20 @@ roles) by one completion of a single token, and added to every prompt of that sh
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Union
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import orjson
 
-from .tokens import CHAT_OVERHEAD
 from .base import Request
+from .tokens import CHAT_OVERHEAD
 
 __all__ = ["ServerTokenizer"]
 
 Post = Callable[[str, dict[str, Any]], Awaitable[Any]]
 Billed = Callable[[list[dict[str, str]]], Awaitable[int]]  # prompt tokens the server bills for these messages
-Root = Union[str, Callable[[], str]]  # the server's root URL, or where to find it now (the first live endpoint)
+Root = str | Callable[[], str]  # the server's root URL, or where to find it now (the first live endpoint)
 
 
 class ServerTokenizer:
@@ -100,7 +101,7 @@ class ServerTokenizer:
                     if count_in(await self.post(self.root() + path, body)) is not None:
                         self.method = method
                         return
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
+                except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
                     continue
             self.method = "none"
 

@@ -18,17 +18,18 @@ import dataclasses
 import sys
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..backends.base import AuthFailed, BackendBase, BackendError, BadRequest, ContextTooLong, Request, Response
+from ..backends.batch_api import BatchAPI, BatchResults, BatchStatus, LineNotRun, NotCreated
 from ..errors import RunStopped
 from ..recipe.model import BatchSettings
 from ..runner.options import CURRENT_STAGE
 from ..store import Store
-from .collect import Collector
 from ..store.batches import BatchLedger, BatchRow
+from .collect import Collector
 from .progress import BatchProgress
-from ..backends.batch_api import BatchAPI, BatchResults, BatchStatus, LineNotRun, NotCreated
 
 __all__ = ["BatchBackend"]
 

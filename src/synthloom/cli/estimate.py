@@ -38,8 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from ..api import resolve_backend_spec
-    from ..estimate import estimate
     from ..cost.prices import PriceTable
+    from ..estimate import estimate
     from ..recipe import load_recipe
 
     recipe = load_recipe(args.recipe)

@@ -30,7 +30,7 @@ class ProgressBar:
         self.task = self.progress.add_task(label, total=None, rate="0", tps=0.0, bad=0, cost="")
         self.started = False
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self  # the bar appears with the first update, so an early error stays one line
 
     def __exit__(self, *exc: object) -> None:

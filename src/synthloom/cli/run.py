@@ -91,7 +91,8 @@ def handle(args: argparse.Namespace) -> int:
         if result.ingest.written:
             print(f"corpus: {result.ingest.summary()}", file=sys.stderr)
     if result.recipe_changed:
-        print("synthloom: the recipe changed since the last run in this directory: records rebuilt, cached responses reused", file=sys.stderr)
+        print("synthloom: the recipe changed since the last run in this directory: records rebuilt, cached responses reused",
+              file=sys.stderr)
     print(summary_line(str(out), result.stats, result.kept, result.rejected))
     for line in cost_lines(result.cost or {}, result.stats):
         print(f"synthloom: {line}")

@@ -9,8 +9,8 @@ that straddles a boundary is whole in at least one chunk.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .readers import Document
 

@@ -9,8 +9,8 @@ opened here directly and nothing is ever downloaded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

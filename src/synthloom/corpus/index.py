@@ -7,9 +7,9 @@ function of (corpus, query) and a rerun of a recipe retrieves the same context.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 

@@ -1,7 +1,7 @@
 """What a run costs: prices, token counting, the pre-run estimate and the budget cap."""
 
+from ..backends.tokens import approx_tokens, prompt_tokens
 from .budget import Budget, BudgetReached
 from .prices import PriceTable
-from ..backends.tokens import approx_tokens, prompt_tokens
 
 __all__ = ["Budget", "BudgetReached", "PriceTable", "approx_tokens", "prompt_tokens"]

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..backends.base import Request, Response
+from ..backends.tokens import reserve_prompt_tokens
 from ..errors import ConfigError
 from .prices import PriceTable
-from ..backends.tokens import reserve_prompt_tokens
 
 __all__ = ["Budget", "BudgetReached", "DEFAULT_COMPLETION_HOLD"]
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..recipe.model import Price, Recipe
@@ -29,7 +30,7 @@ class PriceTable:
     prices: Mapping[str, Price] = field(default_factory=dict)
 
     @classmethod
-    def for_run(cls, recipe: Recipe | None, price_in: float | None = None, price_out: float | None = None) -> "PriceTable":
+    def for_run(cls, recipe: Recipe | None, price_in: float | None = None, price_out: float | None = None) -> PriceTable:
         """The recipe's `prices:`, or, when --price-in/--price-out are given, those for every model."""
         if (price_in is None) != (price_out is None):
             raise ConfigError("give both --price-in and --price-out ($ per 1M tokens), or neither")
@@ -62,7 +63,7 @@ class PriceTable:
         return (fresh * rates[0] + completion_tokens * rates[1] + cached_tokens * rates[2]
                 + cache_write_tokens * rates[3]) / 1_000_000
 
-    def usage_cost(self, model: str, usage: "Usage", batch: bool = False) -> float | None:
+    def usage_cost(self, model: str, usage: Usage, batch: bool = False) -> float | None:
         """Dollars for a response's usage on `model`."""
         return self.cost(model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens,
                          usage.cache_write_tokens, batch)

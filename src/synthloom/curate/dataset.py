@@ -9,7 +9,8 @@ duplicate; the store itself is not changed.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, ClassVar, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, ClassVar, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -84,13 +85,7 @@ def curate_dataset(store: Store, steps: list[DedupStep], n: int) -> DatasetCurat
     result = DatasetCuration()
     for step in steps:
         survivors: list[int] = []  # position in this step's input → record index
-
-        def texts() -> Iterator[str]:
-            for idx, row in rows_of(store, n, result.dropped):
-                survivors.append(idx)
-                yield text_of(row, step.config.field)
-
-        found = step.deduper.dedup(texts())
+        found = step.deduper.dedup(texts_of(store, n, result.dropped, step.config.field, survivors))
         pairs = {survivors[d.index]: survivors[d.kept] for d in found.duplicates}
         rows = {idx: row for idx, row in rows_of(store, n, result.dropped) if idx in pairs or idx in pairs.values()}
         for dup in found.duplicates:
@@ -101,6 +96,13 @@ def curate_dataset(store: Store, steps: list[DedupStep], n: int) -> DatasetCurat
                                           transient=False, row=rows[idx])
         result.steps[step.name] = step_figures(step, found)
     return result
+
+
+def texts_of(store: Store, n: int, dropped: dict[int, Failure], field: str, survivors: list[int]) -> Iterator[str]:
+    """The texts of the records still kept, noting each one's record index in `survivors`."""
+    for idx, row in rows_of(store, n, dropped):
+        survivors.append(idx)
+        yield text_of(row, field)
 
 
 def step_figures(step: DedupStep, found: Any) -> dict[str, Any]:

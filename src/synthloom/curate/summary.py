@@ -4,7 +4,8 @@ constraint adherence before and after regeneration, and the dataset's field sche
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 

@@ -6,7 +6,8 @@ through a Caller on a store); they differ only in how the record indices are sch
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from ..pipeline import Pipeline
 from ..prepare.session import RunSession

@@ -10,8 +10,9 @@ converted raises SkipRow with a short reason; the caller counts reasons and keep
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..errors import ConfigError
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["without_credentials", "scrub_urls", "scrub_base_urls", "recipe_base_urls", "backend_secrets", "holds_secret"]
 

@@ -7,21 +7,24 @@ import json
 import platform
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
 
-from ..version import package_version
-from ..curate.dataset import DatasetCuration, curate_dataset
 from ..cost.prices import PriceTable
+from ..curate.dataset import DatasetCuration, curate_dataset
 from ..curate.summary import curation_summary, dataset_schema
+from ..files import Staging
 from ..metrics.usage import token_usage
 from ..recipe.model import BackendSpec, Recipe
 from ..store import Store
-from ..files import Staging
+from ..version import package_version
 from .jsonl import write_lines_to
 from .redact import backend_secrets, holds_secret, scrub_base_urls, without_credentials
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
 
 __all__ = ["export_run", "grounding_summary", "without_credentials"]
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 import importlib
 import itertools
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -72,13 +74,13 @@ def export_dataset(run: str | Path, fmt: str, to: str | Path, fields: FieldMap =
     return result
 
 
-def converted(rows: Iterable[dict[str, Any]], fmt: str, fields: FieldMap, prompts: "ExactPrompts",
+def converted(rows: Iterable[dict[str, Any]], fmt: str, fields: FieldMap, prompts: ExactPrompts,
               keep_id: bool, result: ExportResult) -> Iterator[dict[str, Any]]:
     for row in rows:
         result.rows += 1
         result.keys = result.keys or [k for k in row if k != "id"]
         try:
-            out = convert_row(fmt, row, fields, lambda: prompts.messages(row.get("id"), row), keep_id)
+            out = convert_row(fmt, row, fields, partial(prompts.messages, row.get("id"), row), keep_id)
         except SkipRow as skip:
             result.skipped[skip.reason] += 1
             if skip.role:

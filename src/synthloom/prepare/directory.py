@@ -34,7 +34,7 @@ class RunDirectory:
             self.lock.__exit__(None, None, None)
             self.lock = None
 
-    def __enter__(self) -> "RunDirectory":
+    def __enter__(self) -> RunDirectory:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -65,7 +65,7 @@ class RunPlan:
         return build_pipeline(self.recipe, self.registry, model=self.model, generated=self.generated,
                               models=self.models, loaded=self.entities, corpus=self.corpus)
 
-    def with_backends(self, backends: dict[str, BackendBase]) -> "RunPlan":
+    def with_backends(self, backends: dict[str, BackendBase]) -> RunPlan:
         return replace(self, backends=backends)
 
 

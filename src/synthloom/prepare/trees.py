@@ -9,8 +9,9 @@ leaves, root-to-leaf paths, or all its nodes become an entity list for the recor
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from jinja2 import TemplateError
 
@@ -90,7 +91,7 @@ async def grow_tree(spec: TopicTree, context: StageContext, call_all: CallAll) -
     prompt = check_tree_prompt(spec)
     root: dict[str, Any] = {"topic": spec.root, "children": []}
     level: list[tuple[dict[str, Any], list[str]]] = [(root, [spec.root])]
-    for depth in range(spec.depth):
+    for _level in range(spec.depth):
         asked, requests = [], []
         for node, path in level:
             try:  # a subtopic the LLM named can still break a prompt (one too long): that node stays a leaf

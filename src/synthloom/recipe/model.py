@@ -71,7 +71,7 @@ class GenerationParams(Strict):
 
     _check_extra = field_validator("extra")(check_json)
 
-    def merged_over(self, defaults: "GenerationParams") -> "GenerationParams":
+    def merged_over(self, defaults: GenerationParams) -> GenerationParams:
         """These params, with unset fields taken from `defaults`."""
         data = defaults.model_dump()
         data.update(self.model_dump(exclude_unset=True))
@@ -177,7 +177,7 @@ class TopicTree(Strict):
         description="template; sees `path` (root to node), `topic` (the node) and `degree`",
     )
     similarity: float = Field(0.85, gt=0, le=1, description="siblings at least this similar are merged")
-    params: "GenerationParams" = Field(default_factory=lambda: GenerationParams(temperature=0.7, max_tokens=200))
+    params: GenerationParams = Field(default_factory=lambda: GenerationParams(temperature=0.7, max_tokens=200))
     file: str | None = Field(None, description="a saved tree (JSON) to use instead of generating one")
 
     _check_path = field_validator("file")(check_path)
@@ -242,7 +242,7 @@ class StageSpec(BaseModel):
     name: str = Field("", description="default: the kind")
 
     @model_validator(mode="after")
-    def name_from_kind(self) -> "StageSpec":
+    def name_from_kind(self) -> StageSpec:
         self.name = check_identifier(self.name or self.kind)
         return self
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import yaml
 
+from ..cost.prices import PriceTable
 from ..errors import ConfigError
 from ..export.redact import recipe_base_urls, scrub_base_urls, without_credentials
-from ..store import StoreReader
 from ..metrics import diversity_metrics, entity_coverage, label_balance, length_distribution, token_usage
-from ..cost.prices import PriceTable
 from ..recipe.model import Price
+from ..store import StoreReader
 
 __all__ = ["RunData", "ReportOptions", "load_run", "read_jsonl", "run_schema", "build_metrics", "as_text"]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 import re
 import textwrap
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["PLOTS", "render_plots", "to_svg", "label_balance_plot", "length_plot", "coverage_plot", "score_plot",
            "dedup_plot", "adherence_plot", "usage_plot", "drops_plot"]

@@ -13,12 +13,13 @@ import asyncio
 import math
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from ..backends.base import RateLimited, Request, ServerError, Timeout, Usage
-from ..cost.budget import DEFAULT_COMPLETION_HOLD
 from ..backends.tokens import reserve_prompt_tokens
+from ..cost.budget import DEFAULT_COMPLETION_HOLD
 
 __all__ = ["AdaptiveConcurrency", "ConcurrencyFigures", "LimitSettings", "RateLimit", "is_overload"]
 
@@ -177,7 +178,7 @@ class AdaptiveConcurrency:
         self.lows = [math.inf, math.inf]  # lowest EWMA in the previous and the current window
         self.window_samples = LATENCY_WINDOW
 
-    def slot(self) -> "Slot":
+    def slot(self) -> Slot:
         """`async with gate.slot():` around one attempt: waits for room, then judges the outcome."""
         return Slot(self)
 
@@ -289,7 +290,7 @@ class Slot:
     def __init__(self, gate: AdaptiveConcurrency):
         self.gate = gate
 
-    async def __aenter__(self) -> "Slot":
+    async def __aenter__(self) -> Slot:
         gate = self.gate
         if gate.in_flight < gate.slots and not gate.waiters:
             self.started = gate.clock()

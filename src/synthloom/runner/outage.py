@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..backends.base import BackendError, ServerError, Timeout, Unreachable
 
@@ -102,7 +103,7 @@ class OutageGuard:
             wait = min(wait, max(0.01, self.max_outage - (now - self.down_since) + 0.01))
             try:
                 await asyncio.wait_for(self.up_event().wait(), timeout=wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return False
 

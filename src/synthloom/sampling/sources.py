@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from ..recipe.load import FieldProblem
 from ..recipe.model import ChunksEntity, EntityFile, Recipe, TreeEntity, WeightedItems

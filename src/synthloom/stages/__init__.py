@@ -7,6 +7,7 @@ from .judge import JudgeConfig, JudgeStage, parse_score
 
 __all__ = [
     "Stage",
+    "StageBase",
     "StageContext",
     "ParseResult",
     "GenerateStage",

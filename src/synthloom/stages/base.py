@@ -3,17 +3,17 @@ and StageBase, which declares every optional hook a stage may offer, with its de
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from jinja2 import TemplateError
 from pydantic import BaseModel
 
 from ..backends.base import Request, Response
 from ..errors import RecordError
-from ..record import Record, Rejected
 from ..recipe.model import GenerationParams
+from ..record import Record, Rejected
 
 __all__ = ["Stage", "StageBase", "StageContext", "ParseResult", "with_stage_base"]
 

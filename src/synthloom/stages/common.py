@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends.base import Message, Request
-from ..record import Record
 from ..recipe.model import GenerationParams
+from ..record import Record
 from ..sampling import derive_seed
 from ..templates import PromptTemplate
 from .base import StageContext
@@ -26,7 +26,7 @@ class RequestMaker:
     seed: int
 
     @classmethod
-    def for_stage(cls, name: str, params: GenerationParams, context: StageContext) -> "RequestMaker":
+    def for_stage(cls, name: str, params: GenerationParams, context: StageContext) -> RequestMaker:
         merged = params.merged_over(context.params)
         return cls(name, merged, context.model_for(merged.backend), context.seed)
 

@@ -13,9 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..backends.base import Message, Request, Response
-from ..record import Record, Rejected
 from ..recipe.load import FieldProblem
 from ..recipe.model import GenerationParams, check_identifier
+from ..record import Record, Rejected
 from ..templates import PromptTemplate
 from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, fingerprint_of
@@ -58,7 +58,7 @@ class ConversationConfig(BaseModel):
     _check_name = field_validator("name")(check_identifier)
 
     @model_validator(mode="after")
-    def turn_bounds(self) -> "ConversationConfig":
+    def turn_bounds(self) -> ConversationConfig:
         if self.min_turns > self.turns:
             raise ValueError(f"min_turns ({self.min_turns}) is more than turns ({self.turns})")
         return self

@@ -13,8 +13,8 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backends.base import Request, Response
-from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
+from ..record import Record, Rejected
 from ..sampling import derive_seed
 from ..templates import PromptTemplate
 from .base import ParseResult, StageBase, StageContext

@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backends.base import Message, Request, Response
-from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier, check_json
+from ..record import Record, Rejected
 from ..templates import PromptTemplate
 from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, chat, fingerprint_of

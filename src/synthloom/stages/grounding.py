@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..backends.base import Request, Response
 from ..corpus.support import lexical_support, strip_citations
-from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
+from ..record import Record, Rejected
 from ..templates import PromptTemplate
 from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, chat, fingerprint_of
@@ -64,7 +64,7 @@ class GroundingConfig(BaseModel):
     _check_name = field_validator("name", "answer")(check_identifier)
 
     @model_validator(mode="after")
-    def threshold_in_scale(self) -> "GroundingConfig":
+    def threshold_in_scale(self) -> GroundingConfig:
         low, high = self.scale
         if not low < high or not low <= self.threshold <= high:
             raise ValueError(f"threshold {self.threshold} must lie in the scale {list(self.scale)}")

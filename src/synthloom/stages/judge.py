@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..backends.base import Request, Response
-from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
+from ..record import Record, Rejected
 from ..templates import PromptTemplate
 from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, chat, fingerprint_of
@@ -94,7 +94,7 @@ class JudgeConfig(BaseModel):
     _check_name = field_validator("name")(check_identifier)
 
     @model_validator(mode="after")
-    def threshold_in_scale(self) -> "JudgeConfig":
+    def threshold_in_scale(self) -> JudgeConfig:
         given = [key for key in ("prompt", "rubric", "criteria") if getattr(self, key) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of `prompt`, `rubric` (a built-in name) or `criteria` (level: description)")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backends.base import Request, Response
-from ..record import Record, Rejected
 from ..recipe.model import GenerationParams, check_identifier
+from ..record import Record, Rejected
 from ..templates import PromptTemplate
 from .base import ParseResult, StageBase, StageContext
 from .common import RequestMaker, chat, fingerprint_of

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..record import Record, Rejected
 from ..recipe.model import check_identifier
+from ..record import Record, Rejected
 from ..sampling import derive_seed
 from ..templates import PromptTemplate
 from .base import StageBase, StageContext
@@ -39,7 +39,7 @@ class RetrieveConfig(BaseModel):
     _check_name = field_validator("name")(check_identifier)
 
     @model_validator(mode="after")
-    def pool_holds_k(self) -> "RetrieveConfig":
+    def pool_holds_k(self) -> RetrieveConfig:
         if self.pool is not None and self.pool < self.k:
             raise ValueError(f"pool ({self.pool}) must be at least k ({self.k})")
         return self

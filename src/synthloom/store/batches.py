@@ -11,8 +11,8 @@ batches that are neither, and follows them instead of submitting their requests 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from .core import Store
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable, Container, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Container, Iterator
+from typing import Any
 
 import orjson
 
@@ -54,7 +55,7 @@ class Store:
         self._pending_responses: dict[str, str] = {}
 
     @classmethod
-    def open_dir(cls, directory: str | Path) -> "Store":
+    def open_dir(cls, directory: str | Path) -> Store:
         return cls(Path(directory) / cls.FILENAME)
 
     def migrate(self) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ConfigError
 
@@ -37,7 +38,7 @@ class RunLock:
         self.path = directory / ".lock"
         self.lock: Any | None = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         try:
             self.lock = hold_lock(self.path, on_acquired=write_pid)
         except OSError as exc:

@@ -41,7 +41,7 @@ class ShardStore(Store):
             raise
 
     @classmethod
-    def for_worker(cls, out: Path, worker: int) -> "ShardStore":
+    def for_worker(cls, out: Path, worker: int) -> ShardStore:
         """A new shard store in OUT/shards for worker number `worker`, reading OUT's store."""
         return cls(out / SHARDS / f"{worker:03d}-{time.time_ns()}" / cls.FILENAME, out / cls.FILENAME)
 

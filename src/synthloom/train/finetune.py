@@ -11,9 +11,9 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 # huggingface_hub reads these once, when first imported; local_files_only below is the real guarantee.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -66,7 +66,7 @@ class MiniLMClassifier:
         self.encoder = None
         self.head: torch.nn.Linear | None = None
 
-    def fit(self, texts: list[str], labels: list[str]) -> "MiniLMClassifier":
+    def fit(self, texts: list[str], labels: list[str]) -> MiniLMClassifier:
         cfg = self.config
         self.labels = sorted(set(labels))
         targets = torch.tensor([self.labels.index(label) for label in labels])
@@ -125,7 +125,7 @@ class MiniLMClassifier:
         (directory / "finetune.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path) -> "MiniLMClassifier":
+    def load(cls, directory: Path) -> MiniLMClassifier:
         files = [directory / "encoder" / "config.json", directory / "head.safetensors", directory / "finetune.json"]
         if not all(f.is_file() for f in files):
             raise ConfigError(f"{directory}: not a complete minilm-finetune model (needs encoder/, head.safetensors "

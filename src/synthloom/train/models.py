@@ -32,7 +32,7 @@ class WordLlamaFeatures:
     def __init__(self) -> None:
         self.embedder: Any = None
 
-    def fit(self, texts: list[str], labels: Any = None) -> "WordLlamaFeatures":
+    def fit(self, texts: list[str], labels: Any = None) -> WordLlamaFeatures:
         return self
 
     def transform(self, texts: list[str]) -> Any:

@@ -9,12 +9,12 @@ from typing import Any
 
 from jinja2 import Environment
 
-from ..version import package_version
 from ..errors import ConfigError
 from ..files import write_text_atomic
 from ..report.html import script_hash
 from ..report.plots import KEPT, MUTED, legend_above, new_figure, plain, render_plots, to_svg
 from ..report.template import HEAD, PLOTS, SCRIPT
+from ..version import package_version
 
 __all__ = ["EVAL_PLOTS", "confusion_plot", "learning_curve_plot", "render_eval_html", "eval_paths", "write_eval"]
 

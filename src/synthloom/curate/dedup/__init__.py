@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import DedupResult, Deduper, Duplicate
+from .base import Deduper, DedupResult, Duplicate
 from .exact import ExactDeduper, normalise_text
 from .minhash import MinHashDeduper, lsh_params, shingles
 from .semantic import SemanticDeduper

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import sys
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 import numpy as np
 

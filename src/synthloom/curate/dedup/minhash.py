@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Sequence
 from statistics import NormalDist
-from typing import Iterable, Sequence
 
 import numpy as np
 

@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...backends.base import Response
-from ...record import Record, Rejected
 from ...recipe.model import check_identifier
+from ...record import Record, Rejected
 from ...stages.base import StageBase, StageContext
 from ...stages.common import fingerprint_of
 

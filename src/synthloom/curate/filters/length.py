@@ -20,7 +20,7 @@ class LengthConfig(FilterConfig):
     max_tokens: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
-    def some_bound(self) -> "LengthConfig":
+    def some_bound(self) -> LengthConfig:
         bounds = [self.min_chars, self.max_chars, self.min_words, self.max_words, self.min_tokens, self.max_tokens]
         if all(b is None for b in bounds):
             raise ValueError("give at least one of min_/max_ chars, words or tokens")

@@ -31,7 +31,7 @@ class RegexConfig(FilterConfig):
         return patterns
 
     @model_validator(mode="after")
-    def something_to_check(self) -> "RegexConfig":
+    def something_to_check(self) -> RegexConfig:
         if not (self.block or self.require or self.words or self.words_file):
             raise ValueError("give `block`, `require`, `words` or `words_file`")
         return self

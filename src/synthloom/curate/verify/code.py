@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ...record import Record, Rejected
 from ...recipe.model import check_identifier
+from ...record import Record, Rejected
 from ...stages.base import StageBase, StageContext
 from ...stages.common import fingerprint_of
 from ...templates import PromptTemplate

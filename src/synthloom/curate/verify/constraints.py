@@ -10,24 +10,25 @@ seed and, by default, a follow-up naming what is missing, up to `tries` generati
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...backends.base import Request, Response
 from ...errors import missing_extra, require_extra
-from ...record import Record, Rejected
 from ...recipe.load import FieldProblem
 from ...recipe.model import check_identifier
+from ...record import Record, Rejected
 from ...stages.base import ParseResult, StageBase, StageContext
 from ...stages.common import fingerprint_of
 from ...templates import PromptTemplate
 
 __all__ = ["ConstraintStage", "ConstraintConfig", "word_forms", "uses_word", "FEATURE_CHECKS"]
 
-QUOTED = re.compile(r"[\"\u201c\u201d\u00ab\u00bb]\s*[^\"\u201c\u201d\u00ab\u00bb\n]*?\w+\W+\w+[^\"\u201c\u201d\u00ab\u00bb\n]*?[\"\u201c\u201d\u00ab\u00bb]")
+QUOTES = "\"\u201c\u201d\u00ab\u00bb"
+QUOTED = re.compile(rf"[{QUOTES}]\s*[^{QUOTES}\n]*?\w+\W+\w+[^{QUOTES}\n]*?[{QUOTES}]")
 FEATURE_CHECKS: dict[str, re.Pattern[str]] = {
     "quoted_speech": QUOTED,  # at least two words between quotation marks
     "question": re.compile(r"\w\s*\?"),
@@ -148,7 +149,8 @@ class ConstraintStage(StageBase):
             (s.name for s in reversed(list(earlier.values())) if self.config.field in s.outputs), None)
         stage = earlier.get(name) if name else None
         if stage is None or not stage.regenerable:
-            raise FieldProblem(("regenerate",), f"no earlier generate stage {'named ' + repr(name) if name else 'writes ' + repr(self.config.field)} "
+            which = f"named {name!r}" if name else f"writes {self.config.field!r}"
+            raise FieldProblem(("regenerate",), f"no earlier generate stage {which} "
                                "to regenerate (set `regenerate:`, or `tries: 1` to only check)")
         self.target = stage
 

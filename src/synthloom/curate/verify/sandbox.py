@@ -98,7 +98,7 @@ class Sandbox:
         timed_out = False
         try:
             await asyncio.wait_for(process.wait(), self.limits.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             timed_out = True
         finally:
             if process.returncode is None:
