@@ -200,8 +200,8 @@ async def estimate_async(
         pilot_info, sizes, pilot_calls = None, {}, {}
         if pilot:
             pilot_dir = Path(pilot_out) if pilot_out else Path(tmp) / "pilot"
-            result = await run_async(recipe, pilot, pilot_dir, backend=backend, registry=registry,
-                                     corpus=corpus, prices=prices)
+            pilot_run = await run_async(recipe, pilot, pilot_dir, backend=backend, registry=registry,
+                                        corpus=corpus, prices=prices)
             store = Store.open_dir(pilot_dir)
             try:
                 figures, records = stage_figures(store, pilot)
@@ -209,8 +209,8 @@ async def estimate_async(
                 store.close()
             sizes = {s: f["completion"] / f["calls"] for s, f in figures.items() if f["calls"]}
             pilot_calls = {s: f["calls"] / records for s, f in figures.items()} if records else {}
-            pilot_info = {"records": pilot, "kept": result.kept, "rejected": result.rejected, "out": str(pilot_dir),
-                          "dollars": (result.cost or {}).get("this_run", {}).get("dollars"),
+            pilot_info = {"records": pilot, "kept": pilot_run.kept, "rejected": pilot_run.rejected, "out": str(pilot_dir),
+                          "dollars": (pilot_run.cost or {}).get("this_run", {}).get("dollars"),
                           "completion_tokens_per_call": sizes}
         with RunDirectory(Path(tmp) / "structure") as directory:
             plan = prepare_run(recipe, directory, backend=backend, registry=registry, corpus=corpus,

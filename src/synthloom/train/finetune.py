@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 # huggingface_hub reads these once, when first imported; local_files_only below is the real guarantee.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -62,8 +63,9 @@ class MiniLMClassifier:
         self.labels: list[str] = []
         self.losses: list[float] = []  # mean training loss per epoch
         self.seconds = 0.0
-        self.tokenizer = None
-        self.encoder = None
+        # transformers' Auto* classes pick the concrete tokenizer and model at run time
+        self.tokenizer: Any = None
+        self.encoder: Any = None
         self.head: torch.nn.Linear | None = None
 
     def fit(self, texts: list[str], labels: list[str]) -> MiniLMClassifier:
@@ -111,10 +113,13 @@ class MiniLMClassifier:
         hidden = self.encoder(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)  # the sentence-transformers pooling
+        assert self.head is not None, "fit or load sets the head before any logits"
         return self.head(pooled)
 
     def save(self, directory: Path) -> None:
         """encoder/ (weights, config, tokenizer), head.safetensors and finetune.json (labels, settings, losses)."""
+        if self.head is None:
+            raise ConfigError("the minilm-finetune model is not trained")
         with no_progress_bars():
             self.encoder.save_pretrained(directory / "encoder")
             self.tokenizer.save_pretrained(directory / "encoder")

@@ -39,6 +39,7 @@ class LanguageFilter(Filter):
     """`wrong_language` (another language, confidently) or `language_unsure`."""
 
     Config = LanguageConfig
+    config: LanguageConfig
 
     def __init__(self, config: LanguageConfig, context: StageContext = StageContext()):
         require_extra("curate", "py3langid")

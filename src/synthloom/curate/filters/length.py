@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, model_validator
 
 from ...record import Record, Rejected
 from .base import Filter, FilterConfig
+
+if TYPE_CHECKING:
+    from ...corpus.embed import Embedder
 
 __all__ = ["LengthFilter", "LengthConfig"]
 
@@ -31,10 +36,11 @@ class LengthFilter(Filter):
     """`too_short` / `too_long`, with the measured length and the bound in the detail."""
 
     Config = LengthConfig
+    config: LengthConfig
 
     def __init__(self, config: LengthConfig, context=None):
         super().__init__(config)
-        self.counter = None
+        self.counter: Embedder | None = None
 
     def check(self, text: str, record: Record) -> Rejected | None:
         c = self.config

@@ -30,6 +30,7 @@ class RefusalFilter(Filter):
     """`refusal`, with the phrase found in the detail."""
 
     Config = RefusalConfig
+    config: RefusalConfig
 
     def __init__(self, config: RefusalConfig, context=None):
         super().__init__(config)

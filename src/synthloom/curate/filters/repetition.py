@@ -51,6 +51,7 @@ class RepetitionFilter(Filter):
     """`repetitive_ngrams` or `compressible`, with the measured value in the detail."""
 
     Config = RepetitionConfig
+    config: RepetitionConfig
 
     def check(self, text: str, record: Record) -> Rejected | None:
         c = self.config

@@ -20,6 +20,7 @@ class TruncatedFilter(Filter):
     """`truncated`, naming the stage whose final reply hit the token limit."""
 
     Config = TruncatedConfig
+    config: TruncatedConfig
 
     def __init__(self, config: TruncatedConfig, context=None):
         super().__init__(config)
