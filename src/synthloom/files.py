@@ -56,7 +56,7 @@ def write_error(path: Path, exc: OSError, hint: str | None = None) -> WriteError
     reason = describe_os_error(exc)
     if hint is None:
         number = exc.errno or next((n for n in HINTS if os.strerror(n) == reason), None)
-        hint = HINTS.get(number, "")
+        hint = HINTS.get(number, "") if number is not None else ""
     return WriteError(path, reason, hint)
 
 

@@ -286,11 +286,11 @@ def refusal(ast: nodes.Template, source: str) -> tuple[str, int] | None:
 
 def attributes_read(ast: nodes.Template) -> list[tuple[nodes.Node, str]]:
     """Every `x.name` and `x|attr('name')` with a constant name."""
-    found = []
+    found: list[tuple[nodes.Node, str]] = []
     for node in ast.find_all((nodes.Getattr, nodes.Filter)):
         if isinstance(node, nodes.Getattr):
             found.append((node, node.attr))
-        elif node.name == "attr" and node.args and isinstance(node.args[0], nodes.Const):
+        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args and isinstance(node.args[0], nodes.Const):
             found.append((node, str(node.args[0].value)))
     return found
 

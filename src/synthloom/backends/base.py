@@ -74,7 +74,7 @@ class Request:
             "presence_penalty": self.presence_penalty,
             "seed": self.seed,
         }
-        params = {key: value for key, value in params.items() if value is not None}
+        params: dict[str, Any] = {key: value for key, value in params.items() if value is not None}
         if self.stop:
             params["stop"] = list(self.stop)
         return params

@@ -56,9 +56,10 @@ class ServerTokenizer:
             return count_in(data)
         if self.method in ("content", "input"):
             counts = await asyncio.gather(*(self.text_tokens(m["content"]) for m in messages))
-            if None in counts:
+            known = [count for count in counts if count is not None]
+            if len(known) < len(counts):
                 return None
-            return sum(counts) + await self.overhead(tuple(m["role"] for m in messages))
+            return sum(known) + await self.overhead(tuple(m["role"] for m in messages))
         return None
 
     async def overhead(self, roles: tuple[str, ...]) -> int:
@@ -109,8 +110,9 @@ class ServerTokenizer:
 def count_in(data: Any) -> int | None:
     """The token count in a tokenize answer: {"count": n} or {"tokens": [...]}."""
     if isinstance(data, dict):
-        if isinstance(data.get("count"), int):
-            return data["count"]
+        count = data.get("count")
+        if isinstance(count, int):
+            return count
         if isinstance(data.get("tokens"), list):
             return len(data["tokens"])
     return None

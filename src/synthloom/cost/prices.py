@@ -34,7 +34,7 @@ class PriceTable:
         """The recipe's `prices:`, or, when --price-in/--price-out are given, those for every model."""
         if (price_in is None) != (price_out is None):
             raise ConfigError("give both --price-in and --price-out ($ per 1M tokens), or neither")
-        if price_in is not None:
+        if price_in is not None and price_out is not None:
             if price_in < 0 or price_out < 0:
                 raise ConfigError("--price-in and --price-out must be 0 or more ($ per 1M tokens)")
             return cls({ANY: Price(input=price_in, output=price_out)})

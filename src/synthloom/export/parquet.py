@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ def write_parquet(path: str | Path, rows: Iterable[dict[str, Any]], batch_size: 
     return count
 
 
-def line_chunks(path: Path, size: int) -> Iterable[bytes]:
+def line_chunks(path: Path, size: int) -> Iterator[bytes]:
     """The file in pieces of about `size` bytes, each ending at a line end."""
     with open(path, "rb") as handle:
         rest = b""

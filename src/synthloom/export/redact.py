@@ -56,7 +56,7 @@ def recipe_base_urls(recipe: Any) -> list[str]:
         return []
     named = recipe.get("backends")
     specs = [recipe.get("backend"), *(named.values() if isinstance(named, dict) else [])]
-    urls = []
+    urls: list[str] = []
     for spec in specs:
         value = spec.get("base_url") if isinstance(spec, dict) else None
         urls += value if isinstance(value, list) else [value] if isinstance(value, str) else []

@@ -245,6 +245,7 @@ class AdaptiveConcurrency:
         if self.latency_tolerance is not None and self.latency_rose(latency):
             if epoch == self.epoch:
                 self.cut(epoch)
+                assert self.ewma is not None  # latency_rose has just set it
                 self.lows = [self.ewma, self.ewma]  # react again only to a further rise, not to this level
                 self.window_samples = 0
             return  # no growth while latency is up

@@ -48,7 +48,7 @@ class RunStats:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    reasons: Counter = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
     budget: Budget | None = None  # dollars spent and the cap, when prices are known
     executor: dict[str, Any] | None = None  # where the records ran, when not in this process (Ray)
     concurrency: dict[str, ConcurrencyFigures] = field(default_factory=dict)  # per backend name that was called

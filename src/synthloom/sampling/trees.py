@@ -67,7 +67,7 @@ def load_tree(path: Path) -> dict[str, Any]:
     if len(data) > MAX_TREE_BYTES:
         raise ValueError(f"is over {MAX_TREE_BYTES >> 20} MB, too big for a topic tree")
     try:
-        tree = json.loads(data.decode("utf-8"))
+        tree: dict[str, Any] = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ValueError(f"is not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:

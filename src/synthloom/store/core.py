@@ -26,7 +26,7 @@ __all__ = ["Store", "Failure"]
 MAX_PENDING = 1000  # queued writes committed at once at the latest: memory stays flat however fast answers come
 
 
-class Failure(dict):
+class Failure(dict[str, Any]):
     """A failed record as written to rejected.jsonl: id, index, stage, reason, detail, row."""
 
 
@@ -51,7 +51,7 @@ class Store:
         self._transient = self.transient_indices()
         self._deferred = False
         self._on_write: Callable[[], None] | None = None
-        self._pending: list[tuple[str, tuple]] = []
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
         self._pending_responses: dict[str, str] = {}
 
     @classmethod
@@ -71,7 +71,7 @@ class Store:
                 self.db.execute(f"PRAGMA user_version = {number}")
 
     def schema_version(self) -> int:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        version: int = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise ConfigError(f"{self.path} was written by a newer synthloom (schema {version})")
         return version
@@ -114,7 +114,7 @@ class Store:
             self._deferred, self._on_write = False, None
             self.flush()
 
-    def write(self, sql: str, args: tuple) -> None:
+    def write(self, sql: str, args: tuple[Any, ...]) -> None:
         """Execute now, or, in a group commit, queue for the next flush."""
         if not self._deferred:
             try:
@@ -172,7 +172,8 @@ class Store:
 
     def count_responses(self) -> int:
         self.flush()
-        return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        count: int = self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        return count
 
     # records and failures
     def finished_indices(self, n: int) -> set[int]:

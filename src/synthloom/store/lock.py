@@ -7,14 +7,17 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from filelock import UnixFileLock
 
 __all__ = ["RunLock", "hold_lock"]
 
 
-def hold_lock(path: Path, wait: float = 0.0, on_acquired: Callable[[int], None] | None = None) -> Any | None:
+def hold_lock(path: Path, wait: float = 0.0, on_acquired: Callable[[int], None] | None = None) -> UnixFileLock | None:
     """An exclusive lock on `path` (created, with its directory, if missing), held until its `release()`; None when
     another holder keeps it for more than `wait` seconds. flock locks an open file description and
     each call opens the file anew, so two holders exclude each other in one process too; the

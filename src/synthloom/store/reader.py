@@ -42,9 +42,10 @@ class StoreReader:
         rejected = self.query("SELECT COUNT(*) FROM failures", ())
         return {"kept": kept[0] if kept else 0, "rejected": rejected[0] if rejected else 0}
 
-    def query(self, sql: str, args: tuple) -> tuple | None:
+    def query(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         try:
-            return self.db.execute(sql, args).fetchone()
+            row: tuple[Any, ...] | None = self.db.execute(sql, args).fetchone()
+            return row
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a readable synthloom store ({exc})") from None
 

@@ -30,9 +30,10 @@ class ShardStore(Store):
 
     def __init__(self, path: str | Path, base: str | Path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.lock = hold_lock(Path(path).parent / ".lock")
-        if self.lock is None:
+        lock = hold_lock(Path(path).parent / ".lock")
+        if lock is None:
             raise ConfigError(f"{Path(path).parent} is in use by another worker")
+        self.lock = lock
         try:
             super().__init__(path)
             self.base = StoreReader(base) if Path(base).exists() else None

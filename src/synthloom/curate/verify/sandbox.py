@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -185,7 +186,7 @@ class Sandbox:
             remove_tree(probe)
 
 
-def bwrap_prefix(workdir: Path, files: list[Path] = ()) -> list[str]:
+def bwrap_prefix(workdir: Path, files: Sequence[Path] = ()) -> list[str]:
     """bubblewrap: every namespace new, / read-only; writable only private tmpfs mounts: /tmp
     and `workdir` itself, where the run's `files` (relative paths) are bound back read-only."""
     hide = [arg for path in ("/run", "/dev/shm") if os.path.isdir(path) for arg in ("--size", str(TMPFS_BYTES), "--tmpfs", path)]
@@ -279,7 +280,10 @@ def remove_tree(path: Path) -> None:
             os.chmod(failed, stat.S_IRWXU)
         function(failed)
 
-    shutil.rmtree(path, onerror=unlock) if sys.version_info < (3, 12) else shutil.rmtree(path, onexc=unlock)
+    if sys.version_info < (3, 12):
+        shutil.rmtree(path, onerror=unlock)
+    else:
+        shutil.rmtree(path, onexc=unlock)
 
 
 def fresh_uid() -> int:
