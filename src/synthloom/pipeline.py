@@ -21,7 +21,7 @@ from .recipe.model import Recipe
 from .record import Record
 from .registry import Registry
 from .sampling import EntityList, Sampler, load_entities, make_sampler
-from .stages.base import Stage, StageContext
+from .stages.base import BuiltStage, StageContext
 from .templates import PromptTemplate, TemplateSyntaxProblem
 
 __all__ = ["Pipeline", "build_pipeline", "RESERVED"]
@@ -36,7 +36,7 @@ class Pipeline:
     recipe: Recipe
     entities: dict[str, EntityList]
     samplers: dict[str, Sampler]
-    stages: list[Stage]  # the recipe's stages, then its per-record `curate` steps
+    stages: list[BuiltStage]  # the recipe's stages, then its per-record `curate` steps
     corpus: Any = None
     dataset_steps: list[Any] = field(default_factory=list)  # `curate` steps over all kept records (dedup)
     sections: list[tuple[str, int]] = field(default_factory=list)  # per stage: ("stages"|"curate", position)
@@ -86,7 +86,7 @@ def build_pipeline(recipe: Recipe, registry: Registry, model: str = "",
                     [where for where, _ in per_record])
 
 
-def bind_steps(built: list[tuple[tuple[str, int], Stage]]) -> None:
+def bind_steps(built: list[tuple[tuple[str, int], BuiltStage]]) -> None:
     """Give steps that act on another step (a check that regenerates a story) the steps before them."""
     for position, ((section, i), step) in enumerate(built):
         try:
@@ -113,9 +113,9 @@ def build_samplers(recipe: Recipe, entities: dict[str, EntityList]) -> dict[str,
 
 
 def build_stages(recipe: Recipe, registry: Registry, context: StageContext,
-                 section: str = "stages") -> list[tuple[tuple[str, int], Stage]]:
+                 section: str = "stages") -> list[tuple[tuple[str, int], BuiltStage]]:
     """The steps of one recipe section, each with where it is ((section, position))."""
-    stages: list[tuple[tuple[str, int], Stage]] = []
+    stages: list[tuple[tuple[str, int], BuiltStage]] = []
     for i, spec in enumerate(getattr(recipe, section)):
         raw = spec.model_dump(exclude_unset=False)
         try:
@@ -142,7 +142,7 @@ def build_stages(recipe: Recipe, registry: Registry, context: StageContext,
     return stages
 
 
-def check_templates(stage: Stage, raw: dict[str, Any]) -> None:
+def check_templates(stage: BuiltStage, raw: dict[str, Any]) -> None:
     """A template the sandbox refuses for every record (it reads `__class__`) is a recipe error."""
     for template in templates_of(stage):
         if template.refused:
@@ -176,7 +176,7 @@ def stage_error(exc: ValidationError, recipe: Recipe, model: type, where: tuple[
     return validation_error(exc, node, path, model=model, prefix=where)
 
 
-def check_names(recipe: Recipe, samplers: dict[str, Sampler], built: list[tuple[tuple[str, int], Stage]]) -> None:
+def check_names(recipe: Recipe, samplers: dict[str, Sampler], built: list[tuple[tuple[str, int], BuiltStage]]) -> None:
     """Slots and outputs share one namespace; templates may only read what exists before them.
 
     A step may overwrite an earlier field only by naming it in `rewrites` (a constraint check

@@ -19,7 +19,7 @@ from ..errors import StageFailed, SynthloomError
 from .outage import OutageTooLong
 from ..pipeline import Pipeline
 from ..record import Record, Rejected
-from ..stages.base import Stage
+from ..stages.base import BuiltStage
 from .calls import Caller
 from .options import CURRENT_STAGE, RunStats
 
@@ -66,7 +66,7 @@ class Runner:
         wake = asyncio.Event()
         with self.store.group_commit(on_write=wake.set):
             flusher = asyncio.create_task(self.flush_forever(wake))
-            workers = asyncio.gather(*(self.work(todo) for _ in range(self.options.concurrency)))
+            workers: asyncio.Future[list[None]] = asyncio.gather(*(self.work(todo) for _ in range(self.options.concurrency)))
             try:
                 await asyncio.wait([workers, flusher], return_when=asyncio.FIRST_COMPLETED)
                 if flusher.done():
@@ -128,7 +128,7 @@ class Runner:
         self.store.put_record(record)
         self.stats.kept += 1
 
-    async def run_stage(self, stage: Stage, record: Record) -> dict[str, Any] | Rejected:
+    async def run_stage(self, stage: BuiltStage, record: Record) -> dict[str, Any] | Rejected:
         """Render, call, parse; repeat while parse asks for a follow-up request."""
         CURRENT_STAGE.set(stage.name)
         request = stage.render(record)
@@ -158,7 +158,7 @@ class Runner:
             self.stats.rejected += 1
 
 
-def lineage_entry(stage: Stage, request: Request, key: str, response: Response, cached: bool) -> dict[str, Any]:
+def lineage_entry(stage: BuiltStage, request: Request, key: str, response: Response, cached: bool) -> dict[str, Any]:
     """What produced one field: stage, template hash, model, params, seed, usage."""
     return {
         "stage": stage.name,

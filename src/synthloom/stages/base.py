@@ -15,7 +15,7 @@ from ..errors import RecordError
 from ..recipe.model import GenerationParams
 from ..record import Record, Rejected
 
-__all__ = ["Stage", "StageBase", "StageContext", "ParseResult", "with_stage_base"]
+__all__ = ["BuiltStage", "Stage", "StageBase", "StageContext", "ParseResult", "with_stage_base"]
 
 ParseResult = dict[str, Any] | Rejected | Request
 """What parse gives back: the fields to add, a rejection, or the next request to send
@@ -98,6 +98,26 @@ class StageBase:
     def score_fields(self) -> dict[str, list[Any]]:
         """Output fields that hold a score, each with its scale [low, high] (judges)."""
         return {}
+
+
+class BuiltStage(Stage, Protocol):
+    """A stage as the pipeline holds it: the Stage protocol plus StageBase's hooks, which the
+    registry guarantees (see `with_stage_base`)."""
+
+    scope: ClassVar[Literal["record", "dataset"]]
+    uses_corpus: ClassVar[bool]
+    rejects: ClassVar[tuple[type[BaseException], ...]]
+    figures: ClassVar[Literal["constraints", "grounding"] | None]
+    rewrites: frozenset[str]
+    regenerable: ClassVar[bool]
+
+    def messages(self, record: Record) -> list[dict[str, str]]: ...
+
+    def reask(self, messages: list[dict[str, str]], record: Record, attempt: int) -> Request: ...
+
+    def bind(self, earlier: Mapping[str, Any]) -> None: ...
+
+    def score_fields(self) -> dict[str, list[Any]]: ...
 
 
 def with_stage_base(cls: type[Any]) -> type[Any]:
