@@ -129,7 +129,8 @@ class SizingBackend(BackendBase):
 def shared_prefix(request: Request, prompt: int) -> int:
     """The prompt tokens before the last message (system prompt, few-shot turns), by their share of characters."""
     sizes = [len(m["content"]) for m in request.messages]
-    return round(prompt * sum(sizes[:-1]) / sum(sizes)) if len(sizes) > 1 and sum(sizes) else 0
+    total = sum(sizes)
+    return round(prompt * sum(sizes[:-1]) / total) if len(sizes) > 1 and total else 0
 
 
 def resized(text: str, words: int) -> str:

@@ -82,7 +82,8 @@ class AnthropicBatches:
         return results
 
     async def find(self, tag: str, since: float, lines: int, known: set[str]) -> list[Candidate]:
-        found, after = [], None
+        found: list[tuple[float, Candidate]] = []
+        after = None
         while True:
             page = await self.http.json("GET", "/v1/messages/batches", params={"limit": "100", **({"after_id": after} if after else {})})
             for batch in page.get("data") or []:
@@ -126,7 +127,8 @@ def read_line(text: bytes, results: BatchResults) -> None:
         return
     if kind == "errored":
         error = (result.get("error") or {})
-        inner = error.get("error") if isinstance(error.get("error"), dict) else error
+        nested = error.get("error")
+        inner: dict[str, Any] = nested if isinstance(nested, dict) else error
         status = STATUS.get(str(inner.get("type")), 500)
         results.errors[custom_id] = error_for(status, f"{inner.get('type')}: {inner.get('message', '')}", {"error": inner})
         return

@@ -66,7 +66,7 @@ class Request:
 
     def sampling_params(self) -> dict[str, Any]:
         """The generation parameters that are set, with OpenAI names (stop as a list)."""
-        params = {
+        params: dict[str, Any] = {
             "temperature": self.temperature,
             "top_p": self.top_p,
             "max_tokens": self.max_tokens,
@@ -74,7 +74,7 @@ class Request:
             "presence_penalty": self.presence_penalty,
             "seed": self.seed,
         }
-        params: dict[str, Any] = {key: value for key, value in params.items() if value is not None}
+        params = {key: value for key, value in params.items() if value is not None}
         if self.stop:
             params["stop"] = list(self.stop)
         return params

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ def ingest(sources: list[Path] | Path, out: Path, settings: ChunkSettings = Chun
     wanted = {"max_tokens": settings.max_tokens, "overlap": settings.overlap, "min_tokens": settings.min_tokens,
               "embedder": embedder.name}
     same_settings = old is not None and old.get("settings") == wanted
-    old_files: dict = old["files"] if same_settings else {}
+    old_files: dict[str, Any] = old["files"] if old is not None and same_settings else {}
     old_chunks: dict[str, list[tuple[int, Chunk]]] = {}
     if same_settings:
         for row, chunk in enumerate(read_chunks(out)):

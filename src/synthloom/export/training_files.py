@@ -168,7 +168,8 @@ class ExactPrompts:
         return entry.get("calls")
 
     def build_index(self) -> dict[str, int]:
-        index, offset = {}, 0
+        index: dict[str, int] = {}
+        offset = 0
         self.handle.seek(0)
         for line in self.handle:
             if line.strip():

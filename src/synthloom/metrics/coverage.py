@@ -28,7 +28,7 @@ def entity_coverage(rows: Iterable[Mapping], slots: Mapping[str, Mapping]) -> di
     list, so it is 0 as soon as any value is unused (None when the list size is unknown).
     """
     counts: dict[str, Counter] = {slot: Counter() for slot in slots}
-    records = Counter()
+    records: Counter[str] = Counter()
     for row in rows:
         for slot in slots:
             if slot in row:

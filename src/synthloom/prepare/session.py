@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cost.budget import Budget, BudgetReached
 from ..cost.prices import PriceTable
@@ -22,6 +22,9 @@ from .directory import RunDirectory
 from .plan import RunPlan
 from .trees import grow_trees, trees_to_grow
 
+if TYPE_CHECKING:
+    from ..batch.dispatcher import BatchBackend
+
 __all__ = ["RunSession", "open_session", "spend_so_far"]
 
 
@@ -33,12 +36,15 @@ class RunSession:
         self.store = store
         tracker = Budget(plan.prices, plan.budget, spent_before=spend_so_far(store, plan.prices, plan.budget)) \
             if plan.prices else None
-        self.batches = None
+        self.batches: BatchBackend | None = None
         if plan.spec.batch:  # the default backend's requests go through its provider's batch API (batch/)
             from ..batch import batch_mode
+            from ..batch.dispatcher import BatchBackend
 
             self.plan = plan = batch_mode(plan, store, tracker)
-            self.batches = plan.backends[DEFAULT]
+            batches = plan.backends[DEFAULT]
+            assert isinstance(batches, BatchBackend)  # batch_mode put it there
+            self.batches = batches
         self.caller = Caller(plan.backends, store, plan.options, tracker, plan.limits)
         self.caller.stats.batches = self.batches.progress if self.batches is not None else None
         self.started = False

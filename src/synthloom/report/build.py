@@ -57,7 +57,7 @@ def read_jsonl(path: Path) -> list[dict]:
                 continue
             try:
                 row = json.loads(line)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise ConfigError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")

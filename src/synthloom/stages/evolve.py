@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -137,7 +138,7 @@ class EvolveStage(StageBase):
         state["answering"] = True
         return self.maker.request([{"role": "user", "content": text}], record, "respond")
 
-    def result(self, state: dict, answer: str | None) -> dict:
+    def result(self, state: dict[str, Any], answer: str | None) -> dict[str, Any]:
         fields = {self.outputs[0]: state["instruction"], self.outputs[1]: list(state["ops"])}
         if answer is not None:
             fields[self.outputs[2]] = answer

@@ -39,14 +39,14 @@ def parse_score(text: str) -> float | None:
     return float(matches[-1]) if matches else None
 
 
-def ask_for_score(messages: list[dict], reply: str, scale: tuple[int, int]) -> list[dict]:
+def ask_for_score(messages: list[dict[str, str]], reply: str, scale: tuple[int, int]) -> list[dict[str, str]]:
     """The conversation so far plus a request for only the score, as JSON."""
     low, high = scale
     return [*messages, {"role": "assistant", "content": reply},
             {"role": "user", "content": f'Give only your score from {low} to {high} as JSON: {{"score": N}}'}]
 
 
-def score_format(scale: tuple[int, int]) -> dict:
+def score_format(scale: tuple[int, int]) -> dict[str, Any]:
     """A response_format whose schema only admits {"score": N} with N in the scale."""
     low, high = scale
     schema = {"type": "object", "properties": {"score": {"type": "integer", "minimum": low, "maximum": high}},
@@ -54,7 +54,7 @@ def score_format(scale: tuple[int, int]) -> dict:
     return {"type": "json_schema", "json_schema": {"name": "score", "schema": schema, "strict": True}}
 
 
-def read_score(response: Response, record: Record, state: dict, scale: tuple[int, int], repairs: int,
+def read_score(response: Response, record: Record, state: dict[str, Any], scale: tuple[int, int], repairs: int,
                maker: RequestMaker) -> int | float | Request | Rejected:
     """The reply's score; else a follow-up asking for it as JSON (`state` keeps the messages,
     the first reply as reasoning, and the repairs made); else `no_score` after `repairs` tries."""

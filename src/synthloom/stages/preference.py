@@ -8,6 +8,8 @@ by a score threshold, for KTO. Equal best and worst scores give no pair (rejecte
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backends.base import Request, Response
@@ -103,7 +105,7 @@ class PreferenceStage(StageBase):
             return self.judge_request(record)
         return self.result(state)
 
-    def result(self, state: dict) -> ParseResult:
+    def result(self, state: dict[str, Any]) -> ParseResult:
         scores, texts = state["scores"], state["texts"]
         best, worst = scores.index(max(scores)), scores.index(min(scores))
         if scores[best] == scores[worst]:
