@@ -11,10 +11,10 @@ import synthloom
 from synthloom import FakeBackend, default_registry, parse_recipe
 from synthloom.backends import BadRequest, RateLimited, Request, ServerError, Timeout, Usage
 from synthloom.cli import main
-from synthloom.runner.limits import AdaptiveConcurrency, LimitSettings, RateLimit
 from synthloom.pipeline import build_pipeline
 from synthloom.recipe.model import BackendSpec
 from synthloom.runner import DEFAULT, Caller, Runner, RunOptions
+from synthloom.runner.limits import AdaptiveConcurrency, LimitSettings, RateLimit
 from synthloom.store import Store
 from tests.backends.scripted_server import completion, json_error, scripted_server
 from tests.conftest import SMALL_RECIPE

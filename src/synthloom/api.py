@@ -14,7 +14,6 @@ from .cost.prices import PriceTable
 from .errors import ConfigError, RunStopped
 from .executors.base import Executor, LocalExecutor
 from .export.run_files import export_run
-from .runner.outage import OutageTooLong
 from .prepare.backends import resolve_backend_spec
 from .prepare.directory import RunDirectory
 from .prepare.plan import check_n, prepare_run
@@ -22,6 +21,7 @@ from .prepare.session import open_session
 from .recipe.model import BackendSpec, Recipe
 from .registry import Registry
 from .runner import RunOptions, RunStats
+from .runner.outage import OutageTooLong
 
 __all__ = ["run", "run_async", "RunResult", "resolve_backend_spec", "run_in_new_loop"]
 

@@ -10,11 +10,11 @@ from pydantic import ValidationError
 from ..backends.base import Backend, BackendBase, as_backend
 from ..backends.options import OptionError
 from ..errors import ConfigError
-from ..runner.limits import LimitSettings
 from ..recipe.load import FieldProblem, problem_to_error
 from ..recipe.model import BackendSpec, Recipe
 from ..registry import Registry
 from ..runner import RunOptions
+from ..runner.limits import LimitSettings
 
 __all__ = ["resolve_backend_spec", "make_backend", "fit_in_flight", "start_all", "close_all", "limit_settings"]
 

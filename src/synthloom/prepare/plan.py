@@ -16,12 +16,12 @@ from ..backends.base import Backend, BackendBase
 from ..cost.budget import Budget
 from ..cost.prices import PriceTable
 from ..errors import ConfigError, missing_extra
-from ..runner.limits import LimitSettings
 from ..pipeline import Pipeline, build_pipeline
 from ..recipe.load import load_recipe
 from ..recipe.model import BackendSpec, Recipe
 from ..registry import Registry, default_registry
 from ..runner import DEFAULT, RunOptions
+from ..runner.limits import LimitSettings
 from ..sampling import EntityList
 from ..stages.base import StageContext
 from .backends import fit_in_flight, limit_settings, make_backend

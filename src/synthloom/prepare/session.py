@@ -13,9 +13,9 @@ from ..cost.budget import Budget, BudgetReached
 from ..cost.prices import PriceTable
 from ..errors import ConfigError, RunStopped
 from ..export.redact import without_credentials
-from ..runner.outage import OutageTooLong
 from ..pipeline import Pipeline
 from ..runner import DEFAULT, Caller, RunStats
+from ..runner.outage import OutageTooLong
 from ..store import Store, merge_shards
 from .backends import close_all, start_all
 from .directory import RunDirectory

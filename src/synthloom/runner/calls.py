@@ -14,10 +14,10 @@ from typing import Any
 
 from ..backends.base import AuthFailed, BackendBase, BackendError, Request, Response
 from ..cost.budget import Budget
-from .limits import AdaptiveConcurrency, ConcurrencyFigures, LimitSettings, RateLimit
-from .outage import OUTAGE_AFTER, OUTAGE_AFTER_MAX, OutageGuard, OutageTooLong
 from ..store import Store
+from .limits import AdaptiveConcurrency, ConcurrencyFigures, LimitSettings, RateLimit
 from .options import DEFAULT, RunOptions, RunStats, backoff_delay
+from .outage import OUTAGE_AFTER, OUTAGE_AFTER_MAX, OutageGuard, OutageTooLong
 
 __all__ = ["Caller"]
 

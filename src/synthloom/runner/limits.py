@@ -169,7 +169,7 @@ class AdaptiveConcurrency:
         self.latency_tolerance = latency_tolerance
         self.clock = clock
         self.in_flight = self.max_in_flight = self.decreases = self.epoch = 0
-        self.waiters: deque[asyncio.Future] = deque()
+        self.waiters: deque[asyncio.Future[None]] = deque()
         self.first: float | None = None  # when the first request went in
         self.changed = 0.0  # when in_flight last changed
         self.area = 0.0  # in_flight integrated over time

@@ -16,12 +16,12 @@ from typing import Any
 from ..backends.base import AuthFailed, BackendError, Request, Response
 from ..cost.budget import BudgetReached
 from ..errors import StageFailed, SynthloomError
-from .outage import OutageTooLong
 from ..pipeline import Pipeline
 from ..record import Record, Rejected
 from ..stages.base import BuiltStage
 from .calls import Caller
 from .options import CURRENT_STAGE, RunStats
+from .outage import OutageTooLong
 
 __all__ = ["Runner", "lineage_entry"]
 
