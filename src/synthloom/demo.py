@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .errors import SynthloomError
 
@@ -34,7 +35,7 @@ class Steps:
         self.progress = Progress(SpinnerColumn(finished_text="✓"), TextColumn("[bold]{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True))
 
-    def __enter__(self) -> "Steps":
+    def __enter__(self) -> Steps:
         self.progress.start()
         return self
 
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m synthloom.demo", description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=120, help="reviews to generate (default 120; a re-run reuses them)")
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default runs/demo)")
-    parser.add_argument("--classifier", default=CLASSIFIER, help=f"tfidf-logreg, embed-logreg (default) or minilm-finetune")
+    parser.add_argument("--classifier", default=CLASSIFIER, help="tfidf-logreg, embed-logreg (default) or minilm-finetune")
     args = parser.parse_args(argv)
     try:
         done = run_demo(args.n, args.out, args.classifier)

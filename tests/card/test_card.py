@@ -136,7 +136,7 @@ def test_card_of_a_missing_run_is_one_line(tmp_path, capsys):
 
 
 def test_run_json_is_still_renamed_last(tmp_path, monkeypatch):
-    import synthloom.export.files as files
+    import synthloom.files as files
 
     renamed = []
     real = files.os.replace

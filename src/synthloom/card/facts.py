@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 import yaml
@@ -31,12 +32,12 @@ class RunFiles:
     parquet: Path | None = None
 
     @classmethod
-    def of(cls, run: Path) -> "RunFiles":
+    def of(cls, run: Path) -> RunFiles:
         return cls(run / "dataset.jsonl", run / "lineage.jsonl", run / "recipe.yaml", run / "metrics.json",
                    run / "dataset.parquet")
 
     @classmethod
-    def staged(cls, files: list[tuple[Path, Path]], run: Path) -> "RunFiles":
+    def staged(cls, files: list[tuple[Path, Path]], run: Path) -> RunFiles:
         """The files an export is writing, by their temp names ((temp, final) pairs); metrics.json as it is."""
         temp = {final.name: tmp for tmp, final in files}
         return cls(temp["dataset.jsonl"], temp.get("lineage.jsonl"), temp.get("recipe.yaml"), run / "metrics.json",

@@ -4,7 +4,6 @@ it; `synthloom push` uploads it. `datasets.load_dataset(DIR)` reads it through t
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -35,19 +34,18 @@ def write_hub_dir(run: Path, directory: Path, repo: str | None = None) -> int:
 
 def export_hub_dir(run: Path, to: Path) -> int:
     """`export --format hf`: the Hub layout at `to`, built beside it and renamed into place."""
-    from ..export.dataset import replace
-    from ..export.files import describe_os_error, remove_quietly, remove_stale_temps
+    from ..files import describe_os_error, move_into_place, remove_quietly, remove_stale_temps, temp_name
 
     if to.exists() and not to.is_dir():
         raise ConfigError(f"--to {to}: exists and is not a directory (--format hf writes a directory)")
     if to.is_dir() and any(to.iterdir()) and not (to / CARD).is_file():
         raise ConfigError(f"--to {to}: not empty and not an earlier --format hf export; not replacing it")
-    tmp = to.with_name(f".{to.name}.tmp-{os.getpid()}")
+    tmp = temp_name(to, unique=True)
     remove_stale_temps(to)
     try:
         to.parent.mkdir(parents=True, exist_ok=True)
         records = write_hub_dir(run, tmp)
-        replace(tmp, to)
+        move_into_place(tmp, to)
     except OSError as exc:
         raise ConfigError(f"--to {to}: cannot write ({describe_os_error(exc)}); nothing was written there") from None
     finally:

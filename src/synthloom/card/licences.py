@@ -4,11 +4,12 @@ the table shipped with the package (licences.yaml), and the warnings `validate` 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import PurePosixPath
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 

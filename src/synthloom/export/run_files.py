@@ -33,9 +33,9 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
                prices: PriceTable | None = None, endpoints: list[dict[str, Any]] | None = None,
                engine: dict[str, Any] | None = None, batches: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the run directory's files from the store, after the dataset-wide curation steps."""
-    from .parquet import convert_jsonl_to  # pyarrow: 0.2 s to import, so only when files are written
     from ..card.facts import RunFiles
     from ..card.write import CARD, write_card_to
+    from .parquet import convert_jsonl_to  # pyarrow: 0.2 s to import, so only when files are written
 
     curation = curate_dataset(store, pipeline.dataset_steps, n) if pipeline.dataset_steps else DatasetCuration()
     dropped = curation.dropped
