@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..card.write import write_run_card
-
 __all__ = ["add_parser", "handle"]
 
 
@@ -20,6 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..card.write import write_run_card
+
     path = write_run_card(args.run)
     print(f"synthloom: {path}: dataset card written")
     return 0
