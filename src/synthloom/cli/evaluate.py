@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also retrain the model's kind on growing subsets of its own training data and score each on --data")
     p.add_argument("--sizes", help="learning-curve training sizes, e.g. 50,100,200,all (default 25,50,100,... and all; "
                                    "implies --learning-curve)")
+    p.add_argument("--reviewed-only", action="store_true",
+                   help="with a run directory as --data: only the records a person accepted in `synthloom review`")
     p.add_argument("--out", type=Path, help="where to write the scores (default MODEL/eval.json; the page goes next to it)")
     p.set_defaults(handler=handle)
 
@@ -45,7 +47,8 @@ def handle(args: argparse.Namespace) -> int:
     requested = parse_sizes(args.sizes)
     model, meta = load_model(args.model)
     out, _ = eval_paths(args.out or args.model / "eval.json")
-    examples = load_examples(args.data, args.text_field, args.label_field, parse_label_map(args.label_map))
+    examples = load_examples(args.data, args.text_field, args.label_field, parse_label_map(args.label_map),
+                             reviewed_only=args.reviewed_only)
     scores = evaluate(model, examples, meta["labels"])
     scores["model"], scores["data"] = meta, str(args.data)
     print(f"accuracy {scores['accuracy']:.3f} · macro-F1 {scores['macro_f1']:.3f} on {scores['n']:,} examples ({args.data})")

@@ -18,6 +18,7 @@ from ..curate.summary import curation_summary, dataset_schema
 from ..files import Staging
 from ..metrics.usage import token_usage
 from ..recipe.model import BackendSpec, Recipe
+from ..review.overlay import review_summary
 from ..store import Store
 from ..version import package_version
 from .jsonl import write_lines_to
@@ -52,6 +53,9 @@ def export_run(store: Store, pipeline: Any, out: Path, n: int, spec: BackendSpec
             summary["backend"]["engine"] = engine
         if batches is not None:  # batch mode: this run's batch figures and every provider batch of the directory
             summary["batches"] = batches
+        review = review_summary(out, summary["schema"])  # decisions made in `synthloom review` outlive re-runs
+        if review:
+            summary["review"] = review
         write_card_to(stage(out / CARD), RunFiles.staged(stage.files, out), summary)  # the dataset card (synthloom.card)
         write_json_to(stage(out / "run.json"), summary)  # last: renamed last, it says the set is complete
     return {"kept": kept, "rejected": rejected, "grounding": summary.get("grounding", {}), "curation": summary["curation"],

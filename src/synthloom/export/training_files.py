@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError
 from ..files import WriteError, atomic_write, remove_quietly, remove_stale_temps
+from ..review.overlay import ReviewOverlay
 from ..store import Store, StoreReader
 from .formats import COLUMNS, FORMATS, FieldMap, SkipRow, convert_row
 
@@ -65,9 +66,10 @@ def export_dataset(run: str | Path, fmt: str, to: str | Path, fields: FieldMap =
     container = check_target(to, run)
     result = ExportResult(to, fmt)
     first_call = fmt in ("dpo", "kto")
-    prompts = ExactPrompts(run, prompt_stage, None if first_call else fields.response)
+    overlay = ReviewOverlay.load(run)  # a person's rejections, restorations, relabels and edits
+    prompts = ExactPrompts(run, prompt_stage, None if first_call else fields.response, overlay)
     try:
-        rows = converted(read_rows(dataset), fmt, fields, prompts, keep_id, result)
+        rows = converted(overlay.rows(read_rows(dataset)), fmt, fields, prompts, keep_id, result)
         write_atomically(to, container, rows, arrow_schema(fmt, keep_id), lambda: check_result(result, dataset))
     finally:
         prompts.close()
@@ -123,8 +125,10 @@ class ExactPrompts:
     read in step with dataset.jsonl (same order); an id index is built only if they diverge.
     """
 
-    def __init__(self, run: Path, stage: str | None, response_field: str | None):
+    def __init__(self, run: Path, stage: str | None, response_field: str | None,
+                 overlay: ReviewOverlay | None = None):
         self.run, self.stage, self.response_field = run, stage, response_field
+        self.overlay = overlay or ReviewOverlay()
         self.handle: Any = None
         self.store: StoreReader | None = None
         self.index: dict[str, int] | None = None
@@ -158,11 +162,11 @@ class ExactPrompts:
                 self.index = self.build_index()
         if entry is None:
             offset = self.index.get(record_id)  # type: ignore[union-attr]
-            if offset is None:
-                return None
+            if offset is None:  # a record a person accepted after curation left it out
+                return self.overlay.calls(record_id)
             self.handle.seek(offset)
             entry = orjson.loads(self.handle.readline())
-        if row is not None and entry.get("row") != row:
+        if row is not None and self.overlay.apply(entry.get("row") or {}) != row:
             raise ConfigError(f"{self.run}: dataset.jsonl and lineage.jsonl disagree about record {record_id} "
                               "(a run is rewriting this directory?); export again once it has finished")
         return entry.get("calls")

@@ -34,6 +34,7 @@ class RunData:
     recipe_text: str | None = None
     recipe_source: str | None = None
     stored_recipe: dict | None = None
+    review: dict | None = None  # a person's decisions (synthloom review): counts and judge agreement
 
 
 @dataclass
@@ -101,6 +102,7 @@ def load_run(path: Path) -> RunData:
         except ValueError as exc:
             raise ConfigError(f"{path / 'run.json'}: not valid JSON ({exc})") from None
     run.stored_recipe = stored_recipe(path / "store.sqlite")
+    apply_review(run)
     if (path / "recipe.yaml").is_file():
         run.recipe_text, run.recipe_source = (path / "recipe.yaml").read_text(encoding="utf-8"), "recipe.yaml"
     elif run.stored_recipe is not None:
@@ -110,6 +112,20 @@ def load_run(path: Path) -> RunData:
         run.recipe_text = scrub_base_urls(run.recipe_text, recipe_base_urls(parsed_yaml(run.recipe_text))
                                           + recipe_base_urls(run.stored_recipe))
     return run
+
+
+def apply_review(run: RunData) -> None:
+    """A person's decisions: their rejections move records to the rejected list, their acceptances
+    of curated-out records move them back, relabels and edits replace values."""
+    from ..review.overlay import ReviewOverlay
+
+    overlay = ReviewOverlay.load(run.path) if (run.path / "store.sqlite").is_file() else ReviewOverlay()
+    if not overlay and not overlay.stale:
+        return
+    run.rows = list(overlay.rows(run.rows))
+    kept = {row.get("id") for row in run.rows}
+    run.rejected = [r for r in run.rejected if r.get("id") not in kept] + overlay.rejections()
+    run.review = overlay.summary(run.info.get("schema"))
 
 
 def without_base_url_credentials(recipe: dict) -> dict:
@@ -268,4 +284,5 @@ def build_metrics(run: RunData, options: ReportOptions = ReportOptions(), embedd
         "this_run": this_run,
         "stages": schema.get("stages") or [],
         "recipe_source": run.recipe_source,
+        "review": run.review,
     }

@@ -70,6 +70,20 @@ HEAD = """<!DOCTYPE html>
 <h1>{{ title }}</h1>
 """
 
+REVIEW = """{% if metrics.review %}{% set rv = metrics.review %}
+<h2 id="review">Human review</h2>
+<p>{{ rv.reviewed }} records decided in <code>synthloom review</code>: {{ rv.accepted }} accepted ({{ rv.restored }} of them
+brought back from curation), {{ rv.rejected }} rejected, {{ rv.relabelled_or_edited }} relabelled or edited{% if rv.reviewers %}
+· by {{ rv.reviewers | join(", ") }}{% endif %}{% if rv.stale %} · {{ rv.stale }} decisions on records a later run regenerated
+differently are kept but not applied{% endif %}. The counts and records on this page include them.</p>
+{% for name, a in rv.agreement.items() %}<table class="agreement" id="agreement-{{ name }}">
+<tr><th>judge <code>{{ name }}</code> ≥ {{ a.threshold }} ({{ a.threshold_from }})</th><th>person accepted</th><th>person rejected</th></tr>
+{% for label in a.confusion.rows %}<tr><td>{{ label }}</td>{% for n in a.confusion.table[loop.index0] %}<td class="num">{{ n }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<p>Judge–human agreement on <code>{{ name }}</code>: {{ a.decided }} records, raw agreement {{ a.agreement }},
+Cohen's kappa <strong>{{ a.kappa if a.kappa is not none else "undefined (one rater gave one answer only)" }}</strong>.</p>
+{% endfor %}{% endif %}"""
+
 PAGE = HEAD + """<p class="sub">{{ metrics.run_dir }} · backend {{ backend }} · text field {% if metrics.text_field %}<code>{{ metrics.text_field }}</code>{% else %}none{% endif %}</p>
 
 <h2 id="headline">Headline</h2>
@@ -86,7 +100,7 @@ PAGE = HEAD + """<p class="sub">{{ metrics.run_dir }} · backend {{ backend }} �
 {% endfor %}</table>
 {% if drops.transient %}<p class="note">{{ drops.transient }} more failed for transient reasons (timeouts, rate limits) and are retried by a re-run.</p>{% endif %}
 {% else %}<p class="note">Nothing was rejected.</p>{% endif %}
-
+""" + REVIEW + """
 <h2 id="kept">Kept records <small>({{ kept | length }} of {{ metrics.kept }})</small></h2>
 {% for r in kept %}<details class="kept"><summary><code>{{ r.id }}</code> {{ r.preview }}</summary><pre>{{ r.json }}</pre></details>
 {% else %}<p class="note">No kept records.</p>{% endfor %}

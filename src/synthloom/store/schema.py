@@ -36,6 +36,22 @@ MIGRATIONS = [
         tag TEXT NOT NULL, key TEXT NOT NULL, request TEXT NOT NULL, PRIMARY KEY (tag, key));
     CREATE INDEX batch_requests_key ON batch_requests (key);
     """,
+    # human decisions (synthloom review): an append-only log, and each record's decisions in force
+    # (derived from the log, so filters are a join, not a replay). `basis` is a hash of the row a
+    # decision was made on: a later run that regenerates a record differently (a changed recipe)
+    # leaves the old decisions in the log but no longer applies them.
+    """
+    CREATE TABLE decisions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, batch INTEGER NOT NULL, idx INTEGER NOT NULL, id TEXT NOT NULL,
+        action TEXT NOT NULL, field TEXT, value TEXT, reason TEXT, basis TEXT NOT NULL, reviewer TEXT,
+        created REAL NOT NULL, undone REAL);
+    CREATE INDEX decisions_by_idx ON decisions (idx, seq);
+    CREATE INDEX decisions_by_batch ON decisions (batch);
+    CREATE TABLE review (
+        idx INTEGER PRIMARY KEY, id TEXT NOT NULL, verdict TEXT, reason TEXT, edits TEXT NOT NULL,
+        basis TEXT NOT NULL, reviewer TEXT, updated REAL NOT NULL);
+    CREATE INDEX review_by_verdict ON review (verdict);
+    """,
 ]
 
 

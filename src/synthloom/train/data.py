@@ -26,9 +26,14 @@ class Examples:
 
 
 def load_examples(path: str | Path, text_field: str, label_field: str,
-                  label_map: dict[str, str] | None = None) -> Examples:
-    """Read (text, label) pairs; `label_map` renames labels (real data naming classes differently)."""
+                  label_map: dict[str, str] | None = None, reviewed_only: bool = False) -> Examples:
+    """Read (text, label) pairs; `label_map` renames labels (real data naming classes differently).
+
+    From a run directory, a person's review decisions apply (rejections, relabels, edits);
+    `reviewed_only` keeps just the records a person checked and kept.
+    """
     path = Path(path)
+    overlay = None
     # absolute, so `synthloom evaluate --learning-curve` can reload it from any working directory
     source: dict[str, Any] = {"path": str(path.resolve())}
     if path.is_dir():
@@ -37,10 +42,19 @@ def load_examples(path: str | Path, text_field: str, label_field: str,
             summary = json.loads(run_json.read_text(encoding="utf-8"))
             source.update(run=str(path), recipe=summary.get("recipe"), recipe_fingerprint=summary.get("recipe_fingerprint"),
                           backend=summary.get("backend"))
+        from ..review.overlay import ReviewOverlay
+
+        overlay = ReviewOverlay.load(path)
         path = path / "dataset.jsonl"
+    elif reviewed_only:
+        raise ConfigError(f"--reviewed-only: {path} is not a run directory (decisions are kept in a run's store)")
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
     rows = read_rows(path)
+    if overlay is not None:
+        rows = reviewed_rows(rows, overlay, reviewed_only)
+        if reviewed_only and not rows:
+            raise ConfigError(f"--reviewed-only: nobody has accepted a record of {path.parent} yet (synthloom review)")
     texts, labels = [], []
     for number, row in rows:
         text, label = value(row, text_field), value(row, label_field)
@@ -53,14 +67,31 @@ def load_examples(path: str | Path, text_field: str, label_field: str,
     if len(set(labels)) < 2:
         raise ConfigError(f"{path}: needs at least two classes in {label_field!r}, found {sorted(set(labels)) or 'none'}")
     return Examples(texts, labels, source | {"rows": len(texts), "text_field": text_field, "label_field": label_field,
-                                             "label_map": label_map or None})
+                                             "label_map": label_map or None,
+                                             **({"reviewed_only": True} if reviewed_only else {})})
+
+
+def reviewed_rows(rows: list[tuple[int, dict[str, Any]]], overlay: Any, reviewed_only: bool) -> list[tuple[int, dict[str, Any]]]:
+    """The rows with a person's decisions applied (restored records numbered after the file's lines)."""
+    numbers = {row.get("id"): number for number, row in rows}
+    after = len(rows) + 1
+    result = []
+    for row in overlay.rows(row for _, row in rows):
+        if reviewed_only and not overlay.reviewed(row.get("id")):
+            continue
+        number = numbers.get(row.get("id"))
+        if number is None:
+            number, after = after, after + 1
+        result.append((number, row))
+    return result
 
 
 def reload_examples(source: dict[str, Any]) -> Examples:
     """The examples again from the `source` they recorded (a model's `trained_on`)."""
     if not all(source.get(key) for key in ("path", "text_field", "label_field")):
         raise ConfigError("the model's meta.json does not say where its training data is (retrain it with this version)")
-    return load_examples(source["path"], source["text_field"], source["label_field"], source.get("label_map"))
+    return load_examples(source["path"], source["text_field"], source["label_field"], source.get("label_map"),
+                         bool(source.get("reviewed_only")))
 
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
