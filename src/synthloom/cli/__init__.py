@@ -21,6 +21,7 @@ from . import export as export_command
 from . import ingest as ingest_command
 from . import push as push_command
 from . import report as report_command
+from . import review as review_command
 from . import run as run_command
 from . import search as search_command
 from . import train as train_command
@@ -29,7 +30,7 @@ from . import validate as validate_command
 __all__ = ["main", "build_parser"]
 
 COMMANDS = (run_command, estimate_command, validate_command, export_command, ingest_command, search_command, dedup_command, report_command,
-            train_command, evaluate_command, card_command, push_command)
+            review_command, train_command, evaluate_command, card_command, push_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
