@@ -69,6 +69,7 @@ class Catalog:
     def __init__(self, run: str | Path):
         self.run = Path(run)
         self.db = connect_read_only(self.run / "store.sqlite")
+        self.db.isolation_level = None  # autocommit: an open transaction would freeze the view of the store
         self.db.create_function("sig", 1, row_signature, deterministic=True)
         self.db.execute("ATTACH ':memory:' AS ix")
         recipe = self.db.execute("SELECT value FROM meta WHERE key = 'recipe'").fetchone()

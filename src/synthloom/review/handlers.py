@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from .decisions import DecisionError
 from .queries import (Filter, FilterError, agreement_figures, facet_counts, matching_indices, over_represented, page,
                       record_detail)
-from .server import ReviewApp, error
+from .server import STATE, ReviewApp, error
 
 __all__ = ["add_routes"]
 
@@ -33,7 +33,7 @@ def add_routes(app: web.Application) -> None:
 
 
 def state_of(request: web.Request) -> ReviewApp:
-    return request.app["state"]
+    return request.app[STATE]
 
 
 async def body(request: web.Request) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from aiohttp import web
 from .catalog import Catalog
 from .decisions import DecisionLog
 
-__all__ = ["ReviewApp", "make_app", "HEADERS", "new_token"]
+__all__ = ["ReviewApp", "make_app", "HEADERS", "new_token", "STATE"]
 
 STATIC = {"app.js": "text/javascript", "app.css": "text/css"}
 HEADERS = {
@@ -82,6 +82,9 @@ class ReviewApp:
     async def write_summary_later(self) -> None:
         await asyncio.sleep(SUMMARY_DELAY)
         await asyncio.to_thread(write_review_summary, self.run)
+
+
+STATE: web.AppKey[ReviewApp] = web.AppKey("state", ReviewApp)
 
 
 def write_review_summary(run: Path) -> bool:
@@ -150,7 +153,7 @@ def refuse(request: web.Request, state: ReviewApp) -> web.Response | None:
 
 
 async def index(request: web.Request) -> web.Response:
-    state: ReviewApp = request.app["state"]
+    state = request.app[STATE]
     page = resources.files(__package__).joinpath("static/index.html").read_text(encoding="utf-8")
     # the token is URL-safe base64: nothing in it can leave the attribute
     return web.Response(text=page.replace("{{TOKEN}}", state.token), content_type="text/html", charset="utf-8")
@@ -168,7 +171,7 @@ def make_app(state: ReviewApp) -> web.Application:
     from . import handlers
 
     app = web.Application(middlewares=[guard_for(state)], client_max_size=8 * 1024 * 1024)
-    app["state"] = state
+    app[STATE] = state
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", static)
     handlers.add_routes(app)
