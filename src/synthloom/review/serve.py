@@ -62,6 +62,7 @@ async def start(run: str | Path, host: str = "127.0.0.1", port: int = 0, reviewe
 def serve(run: str | Path, host: str = "127.0.0.1", port: int = 0, open_browser: bool = True,
           reviewer: str | None = None, opener: Callable[[str], Any] = webbrowser.open) -> None:
     """`synthloom review`: print the URL (and open it), serve until interrupted."""
+    check_run(Path(run))  # a bad directory is one line, before anything else is printed
 
     async def main() -> None:
         print(f"synthloom: indexing {run} ...", file=sys.stderr, flush=True)
