@@ -173,6 +173,20 @@ def startup_rows(d: dict) -> list[Row]:
     return rows
 
 
+def review_rows(d: dict) -> list[Row]:
+    cmd = f"{PY}bench_review.py"
+    rows = []
+    for name, s in d["scenarios"].items():
+        rows.append(Row(f"`synthloom review`: a page of {d['page']} of {d['n']:,} records over HTTP ({name}; "
+                        f"{s['matching']:,} match) vs the same-size page read straight from SQLite",
+                        f"**{s['ratio_vs_sqlite']:.1f}×** (median {s['median_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms vs "
+                        f"{d['baseline_median_ms']:.2f} ms)", f"p95 < {d['goal_ms']:.0f} ms",
+                        verdict(s["p95_ms"] < d["goal_ms"]), cmd))
+    rows.append(Row(f"`synthloom review` start-up: index of {d['n']:,} records (facets + FTS5, in memory)",
+                    f"{d['index_seconds']:.1f} s", "none set", "info", cmd))
+    return rows
+
+
 def _num(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -183,4 +197,5 @@ ROW_BUILDERS: dict[str, Callable[[dict], list[Row]]] = {
     "embedded-batch": lambda d: embedded_rows(d, "bench_embedded_batch.py"),
     "dedup": dedup_rows, "memory": memory_rows, "corpus": corpus_rows,
     "startup": startup_rows,
+    "review": review_rows,
 }

@@ -90,6 +90,11 @@ def sample_results(results: Path) -> None:
         "rounds": 15, "baseline": "python -c pass", "goal_help_s": 0.3, "goal_met": True,
         "commands": {"python -c pass": {"median_s": 0.02, "ratio": 1.0}, "synthloom --help": {"median_s": 0.08, "ratio": 4.0},
                      "synthloom --version": {"median_s": 0.1, "ratio": 5.0}}}))
+    (results / "review.json").write_text(json.dumps({
+        "n": 100000, "page": 50, "rounds": 40, "index_seconds": 4.2, "bulk_reject": 10000, "baseline_median_ms": 1.5,
+        "scenarios": {"no filter": {"matching": 100000, "median_ms": 12.0, "p95_ms": 20.0, "max_ms": 25.0, "ratio_vs_sqlite": 8.0},
+                      "text search": {"matching": 900, "median_ms": 90.0, "p95_ms": 140.0, "max_ms": 150.0, "ratio_vs_sqlite": 60.0}},
+        "worst_p95_ms": 140.0, "goal_ms": 100.0, "goal_met": False, "ratio": 8.0}))
     (results / "bench_all.json").write_text(json.dumps({
         "machine": {"cpus": 2, "load_avg": [3.1, 2.9, 2.5], "python": "3.11.7", "timestamp": "2026-01-01 00:00:00"},
         "load_avg_end": [2.0, 2.5, 2.4],
@@ -126,6 +131,9 @@ def test_bench_all_renders_every_bench_including_failed_and_skipped(tmp_path: Pa
     startup = table_row(text, "start-up: `synthloom --help` vs `python -c pass`")
     assert "**4.00×** (0.080 vs 0.020 s)" in startup and "≤ 0.3 s" in startup and "| pass |" in startup
     assert "| info |" in table_row(text, "start-up: `synthloom --version`")
+    review = table_row(text, "`synthloom review`: a page of 50 of 100,000 records over HTTP (no filter")
+    assert "**8.0×**" in review and "| pass |" in review
+    assert "| FAIL |" in table_row(text, "`synthloom review`: a page of 50 of 100,000 records over HTTP (text search")
     assert "bespokelabs-curator 0.1.31 (`pip install bespokelabs-curator==0.1.31`; openai 2.30.0)" in text
 
 

@@ -1,0 +1,135 @@
+"""`synthloom review` on a 100,000-record run: a page of 50 records over HTTP vs the same page read
+straight from SQLite.
+
+    python benchmarks/bench_review.py [-n 100000] [--rounds 40] [--run DIR]
+
+Makes the run with the fake backend (`synthloom run recipes/sentiment.yaml --dry-run`, kept in a
+temp dir unless --run names one to reuse), starts the review server as `synthloom review` does
+(index built once at start), and times, over HTTP on loopback, pages at spread offsets: no
+filter, a slot value, a text search, a person's decisions (after a bulk reject of 10%). The
+baseline is the bare minimum for the same page: `SELECT row FROM records ORDER BY idx LIMIT 50
+OFFSET k` on an open connection plus parsing the rows. Goal: every page under 100 ms. Writes
+benchmarks/results/review.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTHLOOM = str(Path(sys.executable).with_name("synthloom"))
+PAGE = 50
+GOAL_MS = 100.0
+
+
+def make_run(n: int, out: Path) -> float:
+    if (out / "run.json").is_file() and json.loads((out / "run.json").read_text())["n"] == n:
+        return 0.0
+    started = time.monotonic()
+    subprocess.run([SYNTHLOOM, "run", str(ROOT / "recipes" / "sentiment.yaml"), "-n", str(n), "--dry-run", "--quiet",
+                    "--out", str(out)], check=True, capture_output=True)
+    return time.monotonic() - started
+
+
+def baseline_ms(run: Path, offsets: list[int]) -> list[float]:
+    db = sqlite3.connect(f"{(run / 'store.sqlite').resolve().as_uri()}?mode=ro", uri=True)
+    times = []
+    for offset in offsets:
+        started = time.perf_counter()
+        rows = [orjson.loads(r) for (r,) in db.execute("SELECT row FROM records ORDER BY idx LIMIT ? OFFSET ?", (PAGE, offset))]
+        times.append((time.perf_counter() - started) * 1000)
+        assert len(rows) == PAGE
+    db.close()
+    return times
+
+
+def app_ms(base: str, token: str, offsets: list[int], query: str) -> tuple[list[float], int]:
+    times, total = [], 0
+    for offset in offsets:
+        request = urllib.request.Request(f"{base}/api/records?limit={PAGE}&offset={offset}{query}",
+                                         headers={"X-Review-Token": token})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.loads(response.read())
+        times.append((time.perf_counter() - started) * 1000)
+        total = body["total"]
+    return times, total
+
+
+def post(base: str, token: str, path: str, payload: dict) -> dict:
+    request = urllib.request.Request(f"{base}{path}", data=json.dumps(payload).encode(), method="POST",
+                                     headers={"X-Review-Token": token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=300) as response:
+        return json.loads(response.read())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--run", type=Path, help="a directory to make (or reuse) the run in")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    from synthloom.review.serve import start
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = args.run or Path(tmp) / "run"
+        made = make_run(args.n, run)
+        print(f"{args.n:,}-record dry run ready ({made:.0f} s)", flush=True)
+        loop = asyncio.new_event_loop()
+        threading.Thread(target=loop.run_forever, daemon=True).start()
+        began = time.monotonic()
+        started = asyncio.run_coroutine_threadsafe(start(run), loop).result(600)
+        index_s = time.monotonic() - began
+        base, token = started.url.split("/?")[0], started.state.token
+        step = max(1, (args.n - PAGE) // args.rounds)
+        offsets = [i * step for i in range(args.rounds)]
+        scenarios = {"no filter": ""}
+        scenarios["slot value"] = "&slot.category=honey&slot.sentiment=negative"
+        scenarios["text search"] = "&q=grandparent%20shipping"
+        bulk = post(base, token, "/api/decide", {"action": "reject", "reason": "bench", "filter": {"slot.aspect": "price"}})
+        scenarios["person rejected"] = "&decision=rejected"
+        scenarios["not reviewed + slot + search"] = "&decision=undecided&slot.persona=a%20coffee%20snob&q=review"
+        base_times = baseline_ms(run, offsets)
+        result = {"n": args.n, "page": PAGE, "rounds": args.rounds, "index_seconds": round(index_s, 2),
+                  "bulk_reject": bulk["count"], "baseline_median_ms": round(statistics.median(base_times), 3), "scenarios": {}}
+        print(f"index built in {index_s:.1f} s; bulk reject of {bulk['count']:,} records; baseline page "
+              f"{result['baseline_median_ms']:.2f} ms", flush=True)
+        for name, query in scenarios.items():
+            _, total = app_ms(base, token, [0, 0, 0], query)  # warm, and how many match
+            spread = [i * ((total - PAGE) // args.rounds) for i in range(args.rounds)] if total > PAGE else [0] * args.rounds
+            times, total = app_ms(base, token, spread, query)
+            median, worst = statistics.median(times), max(times)
+            result["scenarios"][name] = {"matching": total, "median_ms": round(median, 2), "p95_ms": round(
+                sorted(times)[int(0.95 * (len(times) - 1))], 2), "max_ms": round(worst, 2),
+                "ratio_vs_sqlite": round(median / result["baseline_median_ms"], 2)}
+            print(f"  {name:<32} {total:>7,} matching: median {median:6.2f} ms, max {worst:6.2f} ms, "
+                  f"{median / result['baseline_median_ms']:.1f}x the bare SQLite page", flush=True)
+        asyncio.run_coroutine_threadsafe(started.stop(), loop).result(60)
+        worst = max(s["p95_ms"] for s in result["scenarios"].values())
+        result["worst_p95_ms"] = worst
+        result["goal_ms"] = GOAL_MS
+        result["goal_met"] = worst < GOAL_MS
+        result["ratio"] = result["scenarios"]["no filter"]["ratio_vs_sqlite"]
+    out = ROOT / "benchmarks" / "results" / "review.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"worst p95 {worst:.1f} ms (goal < {GOAL_MS:.0f} ms): {'met' if result['goal_met'] else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
