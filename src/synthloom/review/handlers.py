@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+from functools import partial
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from ..errors import ConfigError
@@ -17,6 +19,7 @@ from .server import STATE, ReviewApp, error
 __all__ = ["add_routes"]
 
 MAX_CLUSTERS = 200
+json_response = partial(web.json_response, dumps=lambda data: orjson.dumps(data).decode())
 MAX_NEIGHBOURS = 500
 
 
@@ -57,7 +60,7 @@ def number(value: Any, name: str, default: int, low: int, high: int) -> int:
 async def schema(request: web.Request) -> web.Response:
     state = state_of(request)
     s = state.catalog.schema
-    return web.json_response({"name": s.name, "run": state.run.name, "slots": s.slots, "scores": s.scores,
+    return json_response({"name": s.name, "run": state.run.name, "slots": s.slots, "scores": s.scores,
                               "text_fields": s.text_fields, "reviewer": state.reviewer, "facets": facet_counts(state.catalog)})
 
 
@@ -67,14 +70,14 @@ async def records(request: web.Request) -> web.Response:
         where = Filter.parse(request.query, state.catalog)
         offset = number(request.query.get("offset"), "offset", 0, 0, 1 << 40)
         limit = number(request.query.get("limit"), "limit", 50, 1, 200)
-        return web.json_response(page(state.catalog, where, offset, limit))
+        return json_response(page(state.catalog, where, offset, limit))
     except FilterError as exc:
         return error(400, str(exc))
 
 
 async def record(request: web.Request) -> web.Response:
     found = record_detail(state_of(request).catalog, int(request.match_info["idx"]))
-    return web.json_response(found) if found is not None else error(404, "no such record")
+    return json_response(found) if found is not None else error(404, "no such record")
 
 
 async def agreement(request: web.Request) -> web.Response:
@@ -87,7 +90,7 @@ async def agreement(request: web.Request) -> web.Response:
                 return error(400, f"{key}: not a number")
             if not math.isfinite(thresholds[key[10:]]):
                 return error(400, f"{key}: not a number")
-    return web.json_response(agreement_figures(state_of(request).catalog, thresholds))
+    return json_response(agreement_figures(state_of(request).catalog, thresholds))
 
 
 def targets(state: ReviewApp, data: dict[str, Any]) -> list[int]:
@@ -114,7 +117,7 @@ async def decide(request: web.Request) -> web.Response:
     except (FilterError, DecisionError) as exc:
         return error(400, str(exc))
     state.schedule_summary()
-    return web.json_response(result)
+    return json_response(result)
 
 
 async def undo(request: web.Request) -> web.Response:
@@ -123,7 +126,7 @@ async def undo(request: web.Request) -> web.Response:
     async with state.write_lock:
         result = await asyncio.to_thread(state.log.undo)
     state.schedule_summary()
-    return web.json_response(result or {"batch": None, "count": 0})
+    return json_response(result or {"batch": None, "count": 0})
 
 
 async def neighbours(request: web.Request) -> web.Response:
@@ -143,7 +146,7 @@ async def neighbours(request: web.Request) -> web.Response:
     for item in listed["items"]:
         item["similarity"] = similarity[item["idx"]]
     listed["items"].sort(key=lambda item: -item["similarity"])
-    return web.json_response(listed)
+    return json_response(listed)
 
 
 async def origins(request: web.Request) -> web.Response:
@@ -162,7 +165,7 @@ async def origins(request: web.Request) -> web.Response:
                      | set(matching_indices(state.catalog, Filter(decision="rejected"))))
     else:
         return error(400, "group: ids, rejected or all_rejected")
-    return web.json_response(over_represented(state.catalog, ids))
+    return json_response(over_represented(state.catalog, ids))
 
 
 async def clusters(request: web.Request) -> web.Response:
@@ -176,6 +179,7 @@ async def clusters(request: web.Request) -> web.Response:
     db = state.catalog.db
     db.execute("DELETE FROM ix.clusters")
     db.executemany("INSERT INTO ix.clusters VALUES (?, ?)", labels.items())
+    state.catalog.touch()
     shown = page(state.catalog, Filter(ids=[c["representative"] for c in summary]), 0, MAX_CLUSTERS)
     by_idx = {item["idx"]: item for item in shown["items"]}
     decided = dict(db.execute("SELECT c.cluster, COUNT(*) FROM ix.clusters c JOIN ix.items i ON i.idx = c.idx "
@@ -184,4 +188,4 @@ async def clusters(request: web.Request) -> web.Response:
     for entry in summary:
         entry["record"] = by_idx.get(entry["representative"])
         entry["decided"] = decided.get(entry["cluster"], 0)
-    return web.json_response({"k": k, "clusters": summary})
+    return json_response({"k": k, "clusters": summary})

@@ -21,7 +21,7 @@ __all__ = ["Filter", "FilterError", "page", "record_detail", "facet_counts", "ov
 MAX_LIMIT = 200
 SNIPPET = 280
 DECISIONS = ("undecided", "decided", "accepted", "rejected", "edited", "stale")
-JOIN = "FROM ix.items i LEFT JOIN main.review v ON v.idx = i.idx AND v.basis = i.sig"
+JOIN = "FROM ix.items i"  # decisions are looked up for the page's rows only: a join over every row costs
 SECRET_KEYS = {"api_key", "authorization", "headers", "api_key_env", "token"}
 WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -80,10 +80,13 @@ class Filter:
             clauses.append("i.reason = ?")
             args.append(self.reason)
         if self.decision:
-            clauses.append({"undecided": "v.idx IS NULL", "decided": "v.verdict IS NOT NULL",
-                            "accepted": "v.verdict = 'accepted'", "rejected": "v.verdict = 'rejected'",
-                            "edited": "v.edits != '{}'",
-                            "stale": "i.idx IN (SELECT idx FROM main.review s WHERE s.basis != i.sig)"}[self.decision])
+            live = "SELECT v.idx FROM main.review v JOIN ix.items x ON x.idx = v.idx AND x.sig = v.basis"
+            clauses.append({"undecided": f"i.idx NOT IN ({live})", "decided": f"i.idx IN ({live} WHERE v.verdict IS NOT NULL)",
+                            "accepted": f"i.idx IN ({live} WHERE v.verdict = 'accepted')",
+                            "rejected": f"i.idx IN ({live} WHERE v.verdict = 'rejected')",
+                            "edited": f"i.idx IN ({live} WHERE v.edits != '{{}}')",
+                            "stale": "i.idx IN (SELECT v.idx FROM main.review v JOIN ix.items x ON x.idx = v.idx "
+                                     "AND x.sig != v.basis)"}[self.decision])
         for name, value in self.slots.items():
             clauses.append("i.idx IN (SELECT idx FROM ix.facets WHERE kind = 'slot' AND name = ? AND value = ?)")
             args += [name, value]
@@ -134,13 +137,22 @@ def page(catalog: Catalog, where: Filter, offset: int = 0, limit: int = 50) -> d
     catalog.refresh()
     limit = max(1, min(limit, MAX_LIMIT))
     sql, args = where.where()
-    total = catalog.db.execute(f"SELECT COUNT(*) {JOIN} WHERE {sql}", args).fetchone()[0]
-    found = catalog.db.execute(
-        f"SELECT i.idx, i.id, i.status, i.stage, i.reason, i.detail, v.verdict, v.reason, v.edits, v.reviewer "
-        f"{JOIN} WHERE {sql} ORDER BY i.idx LIMIT ? OFFSET ?", [*args, limit, max(0, offset)]).fetchall()
-    stored = catalog.rows([f[0] for f in found])
+    if sql == "1":  # no filter: the index pages itself
+        total = catalog.count()
+        indices = [i for (i,) in catalog.db.execute("SELECT idx FROM ix.items ORDER BY idx LIMIT ? OFFSET ?",
+                                                    (limit, max(0, offset)))]
+    else:  # every match once, kept while nothing changes: the next pages of this filter are a slice
+        matches = catalog.matches(sql, args, lambda: matching_indices(catalog, where))
+        total, indices = len(matches), matches[max(0, offset):max(0, offset) + limit]
+    found = catalog.db.execute("SELECT idx, id, status, stage, reason, detail FROM ix.items WHERE idx IN "
+                               "(SELECT value FROM json_each(?)) ORDER BY idx", (orjson.dumps(indices).decode(),)).fetchall()
+    stored = catalog.rows(indices)
+    decided = {row[0]: row[1:] for row in catalog.db.execute(
+        "SELECT v.idx, v.verdict, v.reason, v.edits, v.reviewer FROM main.review v JOIN ix.items x ON x.idx = v.idx "
+        "AND x.sig = v.basis WHERE v.idx IN (SELECT value FROM json_each(?))", (orjson.dumps(indices).decode(),))}
     items = []
-    for idx, record_id, status, stage, reason, detail, verdict, why, edits, reviewer in found:
+    for idx, record_id, status, stage, reason, detail in found:
+        verdict, why, edits, reviewer = decided.get(idx, (None, None, None, None))
         row = orjson.loads(stored[idx][0]) if idx in stored else {}
         changed = orjson.loads(edits) if edits else {}
         row.update(changed)
@@ -225,8 +237,8 @@ def facet_counts(catalog: Catalog) -> dict[str, Any]:
     reasons = catalog.db.execute("SELECT reason, COUNT(*) FROM ix.items WHERE reason IS NOT NULL GROUP BY reason "
                                  "ORDER BY COUNT(*) DESC").fetchall()
     statuses = dict(catalog.db.execute("SELECT status, COUNT(*) FROM ix.items GROUP BY status").fetchall())
-    decided = dict(catalog.db.execute(f"SELECT COALESCE(v.verdict, 'edited'), COUNT(*) {JOIN} WHERE v.idx IS NOT NULL "
-                                      "GROUP BY 1").fetchall())
+    decided = dict(catalog.db.execute("SELECT COALESCE(v.verdict, 'edited'), COUNT(*) FROM main.review v JOIN ix.items i "
+                                      "ON i.idx = v.idx AND i.sig = v.basis GROUP BY 1").fetchall())
     return {"slots": slots, "reasons": reasons, "statuses": statuses, "decided": decided, "total": catalog.count()}
 
 
@@ -258,8 +270,9 @@ def agreement_figures(catalog: Catalog, thresholds: Mapping[str, float] | None =
     for name, spec in catalog.schema.scores.items():
         counts: dict[float, dict[str, int]] = {}
         for score, verdict, n in catalog.db.execute(
-                f"SELECT f.value, v.verdict, COUNT(*) {JOIN} JOIN ix.facets f ON f.idx = i.idx AND f.kind = 'score' "
-                "AND f.name = ? WHERE v.verdict IS NOT NULL GROUP BY 1, 2", (name,)):
+                "SELECT f.value, v.verdict, COUNT(*) FROM main.review v JOIN ix.items i ON i.idx = v.idx AND i.sig = v.basis "
+                "JOIN ix.facets f ON f.idx = i.idx AND f.kind = 'score' AND f.name = ? WHERE v.verdict IS NOT NULL "
+                "GROUP BY 1, 2", (name,)):
             counts.setdefault(score, {})[verdict] = n
         threshold = (thresholds or {}).get(name, spec.get("threshold"))
         result[name] = agreement(counts, spec["scale"], threshold)
