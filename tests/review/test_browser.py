@@ -78,6 +78,7 @@ def test_go_through_a_run_decide_and_export(server, run_dir, page, tmp_path):
     new = "negative" if old == "positive" else "positive"
     page.select_option("[data-relabel=sentiment]", new)
     page.wait_for_function("() => document.querySelector('#list tbody tr[data-idx=\"0\"] td:nth-child(4)').textContent === 'edited sentiment'")
+    page.wait_for_function("() => document.querySelector('#detail table.fields th').textContent === 'sentiment ✎'")
 
     # edit the text by keyboard (e, type, Ctrl+Enter), undo it (u), edit again
     page.keyboard.press("e")
@@ -124,6 +125,9 @@ def test_go_through_a_run_decide_and_export(server, run_dir, page, tmp_path):
     page.fill("#cluster-k", "5")
     page.click("#clusters-run")
     page.wait_for_function("() => document.querySelectorAll('#clusters-table tbody tr').length === 5")
+    page.click("#review-representatives")  # one record per cluster, to go through with j/k and a/r
+    page.wait_for_selector("#mode-banner:not([hidden])")
+    assert page.locator("#list tbody tr").count() == 5
     assert page.errors == []
 
     # export honours the decisions: rejections left out, the relabel and the edit applied

@@ -142,7 +142,7 @@ function renderList() {
     const slots = Object.entries(item.slots).map(([k, v]) => `${k}=${short(v)}`).join(" · ");
     const row = el("tr", {"data-idx": item.idx, class: i === state.cursor ? "current" : ""},
       el("td", {}, box),
-      el("td", {class: "id"}, item.id, item.similarity !== undefined ? el("small", {}, ` ${item.similarity.toFixed(3)}`) : null),
+      el("td", {class: "id"}, item.id, item.similarity !== undefined ? el("small", {}, `similarity ${item.similarity.toFixed(3)}`) : null),
       el("td", {}, machine), el("td", {}, personBadge(item)),
       el("td", {class: "slots"}, slots), el("td", {class: "snippet"}, el("div", {class: "clamp"}, item.snippet)));
     row.addEventListener("click", () => openRecord(i));
@@ -180,8 +180,10 @@ async function openRecord(position) {
   state.cursor = position;
   for (const row of document.querySelectorAll("#list tbody tr")) row.classList.toggle("current", Number(row.dataset.idx) === items[position].idx);
   document.querySelector("#list tr.current")?.scrollIntoView({block: "nearest"});
-  state.detail = await api(`/api/records/${items[position].idx}`);
-  renderDetail(state.detail);
+  const detail = await api(`/api/records/${items[position].idx}`);
+  const editing = state.detail && state.detail.idx === detail.idx && document.querySelector("#detail textarea:not([disabled])");
+  state.detail = detail;
+  if (!editing) renderDetail(detail);  // a refresh must not throw away text being typed
 }
 
 function renderDetail(d) {
@@ -225,7 +227,7 @@ function renderDetail(d) {
   }
   const calls = el("div", {class: "calls"}, el("h3", {}, `Lineage: ${d.calls.length} call${d.calls.length === 1 ? "" : "s"}`));
   for (const call of d.calls) calls.append(renderCall(call));
-  const history = d.history.length ? el("details", {class: "history"}, el("summary", {}, `${d.history.length} decisions`),
+  const history = d.history.length ? el("details", {class: "history"}, el("summary", {}, `${d.history.length} decision${d.history.length === 1 ? "" : "s"}`),
     el("ul", {}, d.history.map((h) => el("li", {class: h.undone ? "undone" : ""},
       `${new Date(h.created * 1000).toLocaleString()} ${h.reviewer || "someone"}: ${h.action}`,
       h.field ? ` ${h.field} = ${h.value}` : "", h.reason ? ` (${h.reason})` : "", h.undone ? " — undone" : "")))) : null;
@@ -248,7 +250,10 @@ function editField(name) {
   if (!box) return;
   const area = el("textarea", {rows: 10, "aria-label": `edit ${name}`});
   area.value = box.querySelector("pre").textContent;
-  const save = () => decideOne({action: "edit", field: name, value: area.value});
+  const save = () => {
+    area.disabled = true;
+    decideOne({action: "edit", field: name, value: area.value}).catch(() => { area.disabled = false; });
+  };
   area.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) save();
     if (event.key === "Escape") renderDetail(state.detail);
@@ -342,7 +347,7 @@ async function runOrigins() {
   const found = await api("/api/origins", body);
   $("#origins-size").textContent = `${found.group} flagged of ${found.total} records`;
   const rows = found.rows.map((r) => {
-    const bar = el("span", {class: "bar"});
+    const bar = el("span", {class: r.lift > 1 ? "bar" : "bar under"});
     bar.style.width = `${Math.min(100, r.lift * 20)}px`;
     const row = el("tr", {}, el("td", {}, r.kind), el("td", {}, r.name), el("td", {}, short(r.value)),
       el("td", {class: "num"}, r.flagged), el("td", {class: "num"}, r.all), el("td", {class: "num"}, r.lift.toFixed(2), " ", bar));
@@ -359,6 +364,8 @@ async function runOrigins() {
 async function runClusters() {
   toast("embedding and clustering…");
   const found = await api("/api/clusters", {k: Number($("#cluster-k").value) || 12});
+  state.representatives = found.clusters.map((c) => c.record).filter(Boolean);
+  $("#review-representatives").hidden = false;
   $("#clusters-table tbody").replaceChildren(...found.clusters.map((c) => el("tr", {},
     el("td", {class: "num"}, c.cluster), el("td", {class: "num"}, c.size), el("td", {class: "num"}, c.decided),
     el("td", {class: "snippet"}, el("div", {class: "clamp"}, c.record ? `${c.record.id}: ${c.record.snippet}` : "")),
@@ -474,6 +481,13 @@ function wire() {
   $("#help-close").addEventListener("click", () => { $("#help").hidden = true; });
   $("#origins-run").addEventListener("click", runOrigins);
   $("#clusters-run").addEventListener("click", runClusters);
+  $("#review-representatives").addEventListener("click", () => {
+    const items = state.representatives;
+    state.mode = {title: `${items.length} records, one per cluster (the one nearest its centre)`, items, reason: null};
+    state.selected.clear();
+    showTab("records");
+    loadPage();
+  });
   $("#reviewer").value = localStorage.getItem("synthloom-reviewer") || "";
   $("#reviewer").addEventListener("change", () => localStorage.setItem("synthloom-reviewer", $("#reviewer").value.trim()));
   document.addEventListener("keydown", onKey);
