@@ -57,12 +57,20 @@ def test_decision_filters_and_origins(catalog, run_dir):
     honey = [r for r in rows_of(run_dir) if r["product"] == "honey"]
     flagged = [int(r["id"].rsplit("-", 1)[1]) for r in honey]
     log.record(flagged, "reject", reason="made-up facts")
-    log.record([i for i in range(10) if i not in flagged][:3], "accept")
+    accepted = [i for i in range(10) if i not in flagged][:3]
+    log.record(accepted, "accept")
     log.close()
     where = lambda **params: Filter.parse(params, catalog)  # noqa: E731
     assert page(catalog, where(decision="rejected"))["total"] == len(flagged)
     assert page(catalog, where(decision="decided"))["total"] == len(flagged) + 3
     assert page(catalog, where(decision="undecided"))["total"] == 60 - len(flagged) - 3
+    # with slot values too, the rarest value drives and the rest are looked up per record: same answers
+    rows = rows_of(run_dir)
+    assert page(catalog, where(decision="rejected", **{"slot.product": "honey"}))["total"] == len(flagged)
+    found = page(catalog, where(decision="undecided", **{"slot.sentiment": "positive", "slot.persona": "a student"}), limit=200)
+    assert {i["id"] for i in found["items"]} <= {r["id"] for r in rows if r["sentiment"] == "positive" and r["persona"] == "a student"}
+    assert found["total"] == len([r for r in rows if r["sentiment"] == "positive" and r["persona"] == "a student"
+                                  and r["product"] != "honey" and int(r["id"][-6:]) not in accepted])
     found = over_represented(catalog, flagged)
     top = found["rows"][0]
     assert (top["kind"], top["name"], top["value"]) == ("slot", "product", "honey")

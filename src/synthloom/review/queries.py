@@ -71,7 +71,8 @@ class Filter:
             found.ids = [integer("ids", item) for item in items]  # type: ignore[misc]
         return found
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, catalog: Catalog | None = None) -> tuple[str, list[Any]]:
+        """SQL conditions on `ix.items i`; with the catalog, the rarest slot value drives the query."""
         clauses, args = ["1"], []
         if self.status:
             clauses.append("i.status = ?")
@@ -79,17 +80,18 @@ class Filter:
         if self.reason:
             clauses.append("i.reason = ?")
             args.append(self.reason)
-        if self.decision:
-            live = "SELECT v.idx FROM main.review v JOIN ix.items x ON x.idx = v.idx AND x.sig = v.basis"
-            clauses.append({"undecided": f"i.idx NOT IN ({live})", "decided": f"i.idx IN ({live} WHERE v.verdict IS NOT NULL)",
-                            "accepted": f"i.idx IN ({live} WHERE v.verdict = 'accepted')",
-                            "rejected": f"i.idx IN ({live} WHERE v.verdict = 'rejected')",
-                            "edited": f"i.idx IN ({live} WHERE v.edits != '{{}}')",
-                            "stale": "i.idx IN (SELECT v.idx FROM main.review v JOIN ix.items x ON x.idx = v.idx "
-                                     "AND x.sig != v.basis)"}[self.decision])
-        for name, value in self.slots.items():
-            clauses.append("i.idx IN (SELECT idx FROM ix.facets WHERE kind = 'slot' AND name = ? AND value = ?)")
+        narrower = bool(self.q or self.cluster is not None or self.ids is not None or self.scores)
+        slots = list(self.slots.items())
+        if len(slots) > 1 and catalog is not None:  # the rarest value drives, the others are probed per candidate
+            slots.sort(key=lambda item: catalog.db.execute(
+                "SELECT COUNT(*) FROM ix.facets WHERE kind = 'slot' AND name = ? AND value = ?", item).fetchone()[0])
+        for position, (name, value) in enumerate(slots):
+            clauses.append("i.idx IN (SELECT idx FROM ix.facets WHERE kind = 'slot' AND name = ? AND value = ?)" if position == 0
+                           else "EXISTS (SELECT 1 FROM ix.facets f WHERE f.kind = 'slot' AND f.name = ? AND f.value = ? "
+                                "AND f.idx = i.idx)")
             args += [name, value]
+        if self.decision:
+            clauses.append(decision_clause(self.decision, probe=narrower or bool(slots)))
         for name, (low, high) in self.scores.items():
             clauses.append("i.idx IN (SELECT idx FROM ix.facets WHERE kind = 'score' AND name = ? AND value >= ? AND value <= ?)")
             args += [name, -1e300 if low is None else low, 1e300 if high is None else high]
@@ -105,6 +107,24 @@ class Filter:
             clauses.append("i.idx IN (SELECT value FROM json_each(?))")
             args.append(orjson.dumps(self.ids).decode())
         return " AND ".join(clauses), args
+
+
+LIVE = "SELECT v.idx FROM main.review v JOIN ix.items x ON x.idx = v.idx AND x.sig = v.basis"
+VERDICTS = {"decided": "v.verdict IS NOT NULL", "accepted": "v.verdict = 'accepted'", "rejected": "v.verdict = 'rejected'",
+            "edited": "v.edits != '{}'"}
+
+
+def decision_clause(decision: str, probe: bool) -> str:
+    """The person's decision as a condition: a set of records (when it is the main filter), or a
+    look-up per candidate (when another filter already narrows the records down)."""
+    if decision == "stale":
+        return "i.idx IN (SELECT v.idx FROM main.review v JOIN ix.items x ON x.idx = v.idx AND x.sig != v.basis)"
+    if decision == "undecided":
+        return ("NOT EXISTS (SELECT 1 FROM main.review v WHERE v.idx = i.idx AND v.basis = i.sig)" if probe
+                else f"i.idx NOT IN ({LIVE})")
+    if probe:
+        return f"EXISTS (SELECT 1 FROM main.review v WHERE v.idx = i.idx AND v.basis = i.sig AND {VERDICTS[decision]})"
+    return f"i.idx IN ({LIVE} WHERE {VERDICTS[decision]})"
 
 
 def integer(name: str, value: Any) -> int | None:
@@ -128,7 +148,7 @@ def number_range(name: str, text: str) -> tuple[float | None, float | None]:
 
 
 def matching_indices(catalog: Catalog, where: Filter) -> list[int]:
-    sql, args = where.where()
+    sql, args = where.where(catalog)
     return [idx for (idx,) in catalog.db.execute(f"SELECT i.idx {JOIN} WHERE {sql} ORDER BY i.idx", args)]
 
 
@@ -136,7 +156,7 @@ def page(catalog: Catalog, where: Filter, offset: int = 0, limit: int = 50) -> d
     """One page of records matching the filter, in record order, with the total."""
     catalog.refresh()
     limit = max(1, min(limit, MAX_LIMIT))
-    sql, args = where.where()
+    sql, args = where.where(catalog)
     if sql == "1":  # no filter: the index pages itself
         total = catalog.count()
         indices = [i for (i,) in catalog.db.execute("SELECT idx FROM ix.items ORDER BY idx LIMIT ? OFFSET ?",
