@@ -89,6 +89,10 @@ def test_export_report_train_and_run_json_apply_decisions(log, run_dir, tmp_path
     assert metrics["review"]["rejected"] == 3 and metrics["review"]["restored"] == 1
     assert metrics["review"]["reviewers"] == ["ann", "bob"]
     assert "quality" in metrics["review"]["agreement"]
+    from synthloom.report.html import render_html
+
+    page = render_html(run, metrics)
+    assert 'id="review"' in page and 'id="agreement-quality"' in page and "Cohen's kappa" in page
 
     from synthloom.train.data import load_examples
 

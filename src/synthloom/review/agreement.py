@@ -31,7 +31,8 @@ def default_threshold(scale: list[float], threshold: float | None) -> float:
     return threshold if threshold is not None else math.ceil((scale[0] + scale[1]) / 2)
 
 
-def agreement(by_score: Mapping[float, Mapping[str, int]], scale: list[float], threshold: float | None) -> dict[str, Any]:
+def agreement(by_score: Mapping[float, Mapping[str, int]], scale: list[float], threshold: float | None,
+              source: str = "recipe") -> dict[str, Any]:
     """Figures for one score field, from {score: {"accepted": n, "rejected": m}}: the table by score,
     the 2×2 confusion (judge pass/fail × person accept/reject) at the threshold, kappa there and at
     every other threshold in the scale (which one a person agrees with most)."""
@@ -50,7 +51,7 @@ def agreement(by_score: Mapping[float, Mapping[str, int]], scale: list[float], t
     total = sum(map(sum, table))
     cuts = sorted({*range(math.ceil(scale[0]) + 1, math.floor(scale[1]) + 1), used})
     return {
-        "scale": list(scale), "threshold": used, "threshold_from": "recipe" if threshold is not None else "scale middle",
+        "scale": list(scale), "threshold": used, "threshold_from": source if threshold is not None else "scale middle",
         "decided": total, "confusion": {"rows": ["judge pass", "judge fail"], "columns": ["accepted", "rejected"], "table": table},
         "agreement": round((table[0][0] + table[1][1]) / total, 4) if total else None,
         "kappa": cohen_kappa(table),

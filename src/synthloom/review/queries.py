@@ -294,7 +294,8 @@ def agreement_figures(catalog: Catalog, thresholds: Mapping[str, float] | None =
                 "JOIN ix.facets f ON f.idx = i.idx AND f.kind = 'score' AND f.name = ? WHERE v.verdict IS NOT NULL "
                 "GROUP BY 1, 2", (name,)):
             counts.setdefault(score, {})[verdict] = n
-        threshold = (thresholds or {}).get(name, spec.get("threshold"))
-        result[name] = agreement(counts, spec["scale"], threshold)
+        chosen = (thresholds or {}).get(name)
+        threshold = chosen if chosen is not None else spec.get("threshold")
+        result[name] = agreement(counts, spec["scale"], threshold, "chosen" if chosen is not None else "recipe")
         result[name]["threshold_recipe"] = spec.get("threshold")
     return result
