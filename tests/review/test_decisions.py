@@ -63,6 +63,10 @@ def test_decide_undo_and_fold(log, run_dir):
         log.record([a], "edit", field="sentiment", value=3)
     with pytest.raises(DecisionError):
         log.record([a], "edit", field="quality", value="five")  # a score is not text
+    with pytest.raises(DecisionError):
+        log.record([a], "relabel", field="sentiment", value={"not": "a label"})
+    with pytest.raises(DecisionError):
+        log.record([a], "relabel", field="nope", value="x")
 
 
 def test_export_report_train_and_run_json_apply_decisions(log, run_dir, tmp_path):

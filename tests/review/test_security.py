@@ -132,3 +132,17 @@ def test_requests_and_calls_never_show_credentials():
             "params": {"max_tokens": 5, "Authorization": "x"}, "base_url": "http://user:sk-secret@host/v1?key=sk-secret"}
     assert "sk-secret" not in json.dumps(scrubbed(call))
     assert scrubbed(call)["params"] == {"max_tokens": 5}
+
+
+def test_the_hosts_a_server_answers_to():
+    from types import SimpleNamespace
+
+    from synthloom.review.server import ReviewApp
+
+    state = SimpleNamespace()
+    ReviewApp.allow(state, "127.0.0.1", 8765)
+    assert state.hosts == {"127.0.0.1:8765", "localhost:8765"}
+    ReviewApp.allow(state, "::1", 8765)
+    assert state.hosts == {"[::1]:8765"}
+    ReviewApp.allow(state, "0.0.0.0", 8765)  # every interface: the request's own Host (the token still guards)
+    assert state.hosts == set()

@@ -4,6 +4,7 @@ each touched record's decisions in force folded again from the log (so undo is e
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -56,6 +57,7 @@ class DecisionLog:
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.create_function("sig", 1, row_signature, deterministic=True)
             self.db.execute("SELECT 1 FROM decisions LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: no review tables ({exc}); open it with this synthloom first") from None
@@ -63,12 +65,14 @@ class DecisionLog:
     def close(self) -> None:
         self.db.close()
 
-    def current(self, indices: list[int]) -> dict[int, tuple[str, str]]:
-        """idx → (id, row JSON text) of the records as stored now, kept or rejected."""
+    def current(self, indices: list[int], field: str | None = None) -> dict[int, tuple[str, str, str | None]]:
+        """idx → (id, signature of the row as stored now, JSON type of `field` in it), kept or rejected;
+        hashed and typed in SQL, so a bulk action on 100,000 records never holds their text."""
         wanted = orjson.dumps(indices).decode()
-        query = ("SELECT idx, id, row FROM records WHERE idx IN (SELECT value FROM json_each(?)) UNION ALL "
-                 "SELECT idx, id, row FROM failures WHERE idx IN (SELECT value FROM json_each(?))")
-        return {idx: (record_id, row) for idx, record_id, row in self.db.execute(query, (wanted, wanted))}
+        path = "$." + json.dumps(field or "id")
+        query = ("SELECT idx, id, sig(row), json_type(row, ?) FROM records WHERE idx IN (SELECT value FROM json_each(?)) "
+                 "UNION ALL SELECT idx, id, sig(row), json_type(row, ?) FROM failures WHERE idx IN (SELECT value FROM json_each(?))")
+        return {idx: (record_id, sig, kind) for idx, record_id, sig, kind in self.db.execute(query, (path, wanted, path, wanted))}
 
     def record(self, indices: list[int], action: str, *, field: str | None = None, value: Any = None,
                reason: str | None = None, reviewer: str | None = None) -> dict[str, Any]:
@@ -77,24 +81,26 @@ class DecisionLog:
             raise DecisionError(f"unknown action {action!r} (one of {', '.join(ACTIONS)})")
         if action == "reject" and not (reason or "").strip():
             raise DecisionError("a rejection needs a reason")
-        if action in ("relabel", "edit") and not field:
+        if encoded_field(action) and not field:
             raise DecisionError(f"{action} needs a field")
         if action == "edit" and not isinstance(value, str):
             raise DecisionError("an edit sets a text field to text")
+        if action == "relabel" and not isinstance(value, (str, int, float, bool)):
+            raise DecisionError("a relabel sets a single value (text, a number or true/false)")
         now = time.time()
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            rows = self.current(sorted(set(indices)))
-            if field is not None:
-                check_field(rows, field, action)
+            rows = self.current(sorted(set(indices)), field if encoded_field(action) else None)
+            if encoded_field(action):
+                check_field(rows, field, action)  # type: ignore[arg-type]
             batch = self.db.execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM decisions").fetchone()[0]
-            encoded = orjson.dumps(value).decode() if action in ("relabel", "edit") else None
+            encoded = orjson.dumps(value).decode() if encoded_field(action) else None
             self.db.executemany(
                 "INSERT INTO decisions (batch, idx, id, action, field, value, reason, basis, reviewer, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(batch, idx, record_id, action, field if encoded is not None else None, encoded,
-                  reason.strip() if action == "reject" and reason else None, row_signature(row), reviewer or None, now)
-                 for idx, (record_id, row) in rows.items()])
+                  reason.strip() if action == "reject" and reason else None, sig, reviewer or None, now)
+                 for idx, (record_id, sig, _) in rows.items()])
             self.refold(list(rows))
             self.db.execute("COMMIT")
         except BaseException:
@@ -141,13 +147,17 @@ class DecisionLog:
         self.db.executemany("INSERT OR REPLACE INTO review VALUES (?, ?, ?, ?, ?, ?, ?, ?)", upserts)
 
 
-def check_field(rows: dict[int, tuple[str, str]], field: str, action: str) -> None:
-    """Relabel and edit only change a field the records have; an edit only a text field."""
-    for idx, (record_id, text) in rows.items():
-        row = orjson.loads(text)
-        if field == "id" or field not in row:
+def encoded_field(action: str) -> bool:
+    return action in ("relabel", "edit")
+
+
+def check_field(rows: dict[int, tuple[str, str, str | None]], field: str, action: str) -> None:
+    """Relabel and edit only change a field the records have; an edit only a text field, a
+    relabel only a single value (not a list or an object)."""
+    for record_id, _, kind in rows.values():
+        if field == "id" or kind is None:
             raise DecisionError(f"record {record_id} has no field {field!r}")
-        if action == "edit" and not isinstance(row[field], str):
+        if action == "edit" and kind != "text":
             raise DecisionError(f"{field!r} of record {record_id} is not text")
-        if action == "relabel" and isinstance(row[field], (dict, list)):
+        if action == "relabel" and kind in ("object", "array"):
             raise DecisionError(f"{field!r} of record {record_id} is not a single label")

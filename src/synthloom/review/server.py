@@ -64,9 +64,12 @@ class ReviewApp:
 
     def allow(self, host: str, port: int) -> None:
         """The Host/Origin values that name this server once it listens on host:port."""
+        if host in ("0.0.0.0", "::", ""):  # every interface: the machine's names are many; the token still guards
+            self.hosts = set()
+            return
         names = {host, "127.0.0.1", "localhost"} if host in ("127.0.0.1", "localhost") else {host}
-        if host in ("::1", "[::1]"):
-            names = {"[::1]"}
+        if ":" in host:
+            names = {f"[{host.strip('[]')}]"}
         self.hosts = {f"{name}:{port}" for name in names}
 
     def close(self) -> None:
@@ -132,7 +135,8 @@ def guard_for(state: ReviewApp) -> Callable:
 
 def refuse(request: web.Request, state: ReviewApp) -> web.Response | None:
     """The reason to turn a request away, as a response; None to let it through."""
-    if state.hosts and request.headers.get("Host") not in state.hosts:
+    hosts = state.hosts or {request.host}
+    if request.headers.get("Host") not in hosts:
         return error(421, "unknown Host (this server only answers to its own address)")
     header = request.headers.get("X-Review-Token")
     given = header if header is not None else (request.query.get("token") if request.method in SAFE else None)
@@ -143,7 +147,7 @@ def refuse(request: web.Request, state: ReviewApp) -> web.Response | None:
     if request.method in SAFE:
         return None
     origin = request.headers.get("Origin")
-    if origin is not None and origin.removeprefix("http://") not in state.hosts:
+    if origin is not None and origin.removeprefix("http://") not in hosts:
         return error(403, "cross-origin request refused")
     if request.headers.get("Sec-Fetch-Site") not in (None, "same-origin", "none"):
         return error(403, "cross-site request refused")
