@@ -72,10 +72,18 @@ async function loadSchema() {
   const slots = $("#slot-filters");
   slots.replaceChildren();
   for (const name of s.slots) {
-    const select = el("select", {"data-slot": name}, el("option", {value: ""}, "any"));
-    for (const [value, count] of s.facets.slots[name] || []) select.append(el("option", {value}, `${value} (${count})`));
-    select.addEventListener("change", () => setFilter(`slot.${name}`, select.value));
-    slots.append(el("label", {}, name, select));
+    const values = s.facets.slots[name] || [];
+    let input;
+    if (values.length >= 200) {  // a long list (a vocabulary): type it, with the commonest values offered
+      const list = el("datalist", {id: `values-${name}`}, values.map(([value]) => el("option", {value})));
+      input = el("input", {"data-slot": name, list: list.id, placeholder: "any"});
+      slots.append(list);
+    } else {
+      input = el("select", {"data-slot": name}, el("option", {value: ""}, "any"));
+      for (const [value, count] of values) input.append(el("option", {value}, `${value} (${count})`));
+    }
+    input.addEventListener("change", () => setFilter(`slot.${name}`, input.value));
+    slots.append(el("label", {}, name, input));
   }
   const scores = $("#score-filters");
   scores.replaceChildren();
@@ -263,10 +271,13 @@ function editField(name) {
   area.focus();
 }
 
+let relabelTimer = null;
 function relabel(name, value, previous) {
+  // arrow keys on a focused menu change it once per press: send only where the person stops
+  clearTimeout(relabelTimer);
   if (String(previous) === value) return;
   const typed = typeof previous === "number" && !Number.isNaN(Number(value)) ? Number(value) : value;
-  decideOne({action: "relabel", field: name, value: typed});
+  relabelTimer = setTimeout(() => decideOne({action: "relabel", field: name, value: typed}), 600);
 }
 
 // ---- decisions -----------------------------------------------------------------------------
