@@ -11,7 +11,8 @@ import pytest
 from synthloom.cli import main
 from synthloom.review.catalog import Catalog
 from synthloom.review.decisions import DecisionLog
-from synthloom.review.queries import Filter, FilterError, agreement_figures, over_represented, page, record_detail
+from synthloom.review.queries import (Filter, FilterError, agreement_figures, matching_indices, over_represented, page,
+                                      record_detail)
 from synthloom.store import Store
 
 from .conftest import RECIPE
@@ -97,3 +98,45 @@ def test_a_run_writing_the_store_shows_up(catalog, run_dir, monkeypatch):
     assert main(["run", str(changed), "-n", "20", "--dry-run", "--out", str(run_dir)]) == 0  # records cleared, rebuilt
     assert page(catalog, Filter())["total"] == 20
     assert page(catalog, Filter(q="short"))["total"] == 20
+
+
+def test_deciding_while_a_run_writes_the_store(run_dir, tmp_path, monkeypatch):
+    """A run in another process commits records while the app indexes them and writes decisions:
+    neither waits long, nothing is lost, and the run's run.json counts the decisions."""
+    import subprocess
+    import time
+
+    from ..conftest import SYNTHLOOM
+
+    monkeypatch.setattr("synthloom.review.catalog.REFRESH_EVERY", 0.0)
+    slow = tmp_path / "slow.yaml"
+    slow.write_text(RECIPE.read_text() + "backend: {kind: fake, options: {latency: 0.02}}\n")
+    Store.open_dir(run_dir).close()
+    catalog, log = Catalog(run_dir), DecisionLog(run_dir / "store.sqlite")
+    child = subprocess.Popen([SYNTHLOOM, "run", str(slow), "-n", "400", "--concurrency", "8", "--quiet", "--out", str(run_dir)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    decided, seen, slowest = set(), [], 0.0
+    try:
+        while child.poll() is None:
+            total = page(catalog, Filter())["total"]
+            seen.append(total)
+            fresh = matching_indices(catalog, Filter(decision="undecided"))[:5]
+            if fresh:
+                started = time.monotonic()
+                assert log.record(fresh, "reject", reason="checked while running")["count"] == len(fresh)
+                slowest = max(slowest, time.monotonic() - started)
+                decided.update(fresh)
+            time.sleep(0.05)
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+    finally:
+        if child.poll() is None:
+            child.kill()
+        log.close()
+    assert seen[0] == 60 and max(seen) > 60  # records appeared while it ran
+    assert page(catalog, Filter())["total"] == 400
+    assert page(catalog, Filter(decision="rejected"))["total"] == len(decided) > 5
+    assert slowest < 5.0  # a decision's write transaction waits at most for a group commit
+    summary = json.loads((run_dir / "run.json").read_text())["review"]
+    assert 0 < summary["rejected"] <= len(decided)  # the ones made before the run's export
+    catalog.close()
