@@ -344,6 +344,7 @@ async function undo() {
 // ---- similar records, origins, clusters, agreement -----------------------------------------
 async function similar(ids, label) {
   if (!ids.length) return;
+  toast("finding similar records (the first search embeds every record: about 30 s per 100,000)…");
   const found = await api("/api/neighbours", {ids, k: 20});
   const name = label || `${ids.length} records`;
   state.mode = {title: `${found.items.length} records most similar to ${name} (all selected: reject them together)`,
@@ -373,7 +374,7 @@ async function runOrigins() {
 }
 
 async function runClusters() {
-  toast("embedding and clustering…");
+  toast("clustering (the first time embeds every record: about 30 s per 100,000)…");
   const found = await api("/api/clusters", {k: Number($("#cluster-k").value) || 12});
   state.representatives = found.clusters.map((c) => c.record).filter(Boolean);
   $("#review-representatives").hidden = false;
