@@ -182,6 +182,10 @@ def review_rows(d: dict) -> list[Row]:
                         f"**{s['ratio_vs_sqlite']:.1f}×** (median {s['median_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms vs "
                         f"{d['baseline_median_ms']:.2f} ms)", f"p95 < {d['goal_ms']:.0f} ms",
                         verdict(s["p95_ms"] < d["goal_ms"]), cmd))
+    if d.get("decision"):
+        rows.append(Row("`synthloom review`: a decision, then the counts and the page again (what a reviewer waits for "
+                        "after a key press)", f"median {d['decision']['median_ms']:.1f} ms, p95 {d['decision']['p95_ms']:.1f} ms",
+                        "none set", "info", cmd))
     rows.append(Row(f"`synthloom review` start-up: index of {d['n']:,} records (facets + FTS5, in memory)",
                     f"{d['index_seconds']:.1f} s", "none set", "info", cmd))
     return rows

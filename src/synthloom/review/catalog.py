@@ -83,6 +83,7 @@ class Catalog:
         self.dropped: dict[int, dict[str, Any]] = {}
         self.dropped_mtime: float | None = None
         self.cache: OrderedDict[tuple, list[int]] = OrderedDict()
+        self.facet_cache: tuple | None = None  # ((generation, epoch), the filter menus' counts)
         self.epoch = 0  # bumped by every change to the index this connection makes itself (data_version misses those)
         self.build()
 

@@ -248,18 +248,21 @@ def scrubbed(value: Any) -> Any:
 
 
 def facet_counts(catalog: Catalog) -> dict[str, Any]:
-    """Counts for the filter menus: slot values (the 200 commonest), reasons, score values, statuses."""
+    """Counts for the filter menus: slot values (the 200 commonest), reasons, statuses (kept until
+    the index changes: decisions do not change them), and the decisions in force (always fresh)."""
     catalog.refresh()
-    slots: dict[str, list] = {}
-    for name in catalog.schema.slots:
-        slots[name] = catalog.db.execute("SELECT value, COUNT(*) FROM ix.facets WHERE kind = 'slot' AND name = ? "
-                                         "GROUP BY value ORDER BY COUNT(*) DESC, value LIMIT 200", (name,)).fetchall()
-    reasons = catalog.db.execute("SELECT reason, COUNT(*) FROM ix.items WHERE reason IS NOT NULL GROUP BY reason "
-                                 "ORDER BY COUNT(*) DESC").fetchall()
-    statuses = dict(catalog.db.execute("SELECT status, COUNT(*) FROM ix.items GROUP BY status").fetchall())
+    key = (catalog.generation, catalog.epoch)
+    if catalog.facet_cache is None or catalog.facet_cache[0] != key:
+        slots = {name: catalog.db.execute("SELECT value, COUNT(*) FROM ix.facets WHERE kind = 'slot' AND name = ? GROUP BY "
+                                          "value ORDER BY COUNT(*) DESC, value LIMIT 200", (name,)).fetchall()
+                 for name in catalog.schema.slots}
+        reasons = catalog.db.execute("SELECT reason, COUNT(*) FROM ix.items WHERE reason IS NOT NULL GROUP BY reason "
+                                     "ORDER BY COUNT(*) DESC").fetchall()
+        statuses = dict(catalog.db.execute("SELECT status, COUNT(*) FROM ix.items GROUP BY status").fetchall())
+        catalog.facet_cache = (key, {"slots": slots, "reasons": reasons, "statuses": statuses, "total": catalog.count()})
     decided = dict(catalog.db.execute("SELECT COALESCE(v.verdict, 'edited'), COUNT(*) FROM main.review v JOIN ix.items i "
                                       "ON i.idx = v.idx AND i.sig = v.basis GROUP BY 1").fetchall())
-    return {"slots": slots, "reasons": reasons, "statuses": statuses, "decided": decided, "total": catalog.count()}
+    return {**catalog.facet_cache[1], "decided": decided}
 
 
 def over_represented(catalog: Catalog, group: list[int], minimum: int = 2, top: int = 40) -> dict[str, Any]:
