@@ -57,6 +57,7 @@ class DecisionLog:
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # as the run's own writes: a commit survives a killed process
             self.db.create_function("sig", 1, row_signature, deterministic=True)
             self.db.execute("SELECT 1 FROM decisions LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
