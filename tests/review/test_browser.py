@@ -106,6 +106,18 @@ def test_go_through_a_run_decide_and_export(server, run_dir, page, tmp_path):
     page.wait_for_function("() => [...document.querySelectorAll('#list tbody td:nth-child(4)')].every("
                            "td => td.textContent === 'rejected: similar to reviews-000010')")
 
+    # a bulk action on a filter: every undecided dog food review, accepted at once (confirm() is accepted)
+    page.click("#back-to-filter")
+    page.select_option("[data-slot=product]", "dog food")
+    page.select_option("#decision", "undecided")
+    page.wait_for_function("() => /of [0-9]+$/.test(document.querySelector('#range').textContent)")
+    page.wait_for_function("() => [...document.querySelectorAll('#list td.slots')].every(td => td.textContent.includes('dog food'))")
+    dog_food = int(page.locator("#range").inner_text().split(" of ")[1])
+    page.click("#all-accept")
+    expect_text(page, "#range", "0 records")
+    page.click("#clear-filters")
+    expect_text(page, "#range", "1–50 of 60")
+
     # reload: every decision is still there
     page.reload()
     page.wait_for_selector("#list tbody tr")
@@ -140,6 +152,8 @@ def test_go_through_a_run_decide_and_export(server, run_dir, page, tmp_path):
     assert rows["reviews-000000"]["messages"][-1]["content"] == "A fixed review."
     assert overlay.decided["reviews-000000"].edits == {"sentiment": new, "review": "A fixed review."}
     assert all(d.reviewer == "tester" for d in overlay.decided.values())
+    accepted_dog_food = [d for d in overlay.decided.values() if d.row["product"] == "dog food" and d.verdict == "accepted"]
+    assert len(accepted_dog_food) >= dog_food > 0
 
 
 def expect_text(page, selector: str, text: str) -> None:
