@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import orjson
 
-from ..export.store_reader import connect_read_only
+from ..store.reader import connect_read_only
 from .agreement import judge_fields
 from .decisions import row_signature
 

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from ..errors import ConfigError, missing_extra
-from ..export.store_reader import connect_read_only
+from ..store.reader import connect_read_only
 from .decisions import row_signature
 
 __all__ = ["Embeddings"]

@@ -10,7 +10,6 @@ from typing import Any, Mapping
 import orjson
 
 from ..cost.prices import PriceTable
-from ..export.redact import without_credentials
 from ..recipe.model import Price
 from .agreement import agreement
 from .catalog import Catalog
@@ -22,7 +21,7 @@ MAX_LIMIT = 200
 SNIPPET = 280
 DECISIONS = ("undecided", "decided", "accepted", "rejected", "edited", "stale")
 JOIN = "FROM ix.items i"  # decisions are looked up for the page's rows only: a join over every row costs
-SECRET_KEYS = {"api_key", "authorization", "headers", "api_key_env", "token"}
+SECRET_KEYS = {"api_key", "authorization", "headers", "api_key_env", "token", "base_url"}  # a URL may hold user:key@
 WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -240,8 +239,7 @@ def price_table(catalog: Catalog) -> PriceTable:
 def scrubbed(value: Any) -> Any:
     """A request or call without anything that could be a credential (keys, headers, a URL's user:key@)."""
     if isinstance(value, dict):
-        return {k: (without_credentials(v) if k == "base_url" and isinstance(v, str) else scrubbed(v))
-                for k, v in value.items() if k.lower() not in SECRET_KEYS}
+        return {k: scrubbed(v) for k, v in value.items() if k.lower() not in SECRET_KEYS}
     if isinstance(value, list):
         return [scrubbed(v) for v in value]
     return value

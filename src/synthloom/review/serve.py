@@ -12,8 +12,10 @@ from typing import Any, Callable
 from aiohttp import web
 
 from ..errors import ConfigError
+from . import handlers
+from .server import STATE, ReviewApp, guard_for, index, new_token, static, write_review_summary
 
-__all__ = ["serve", "start", "Started"]
+__all__ = ["serve", "start", "Started", "make_app"]
 
 
 class Started:
@@ -40,8 +42,6 @@ def check_run(run: Path) -> None:
 async def start(run: str | Path, host: str = "127.0.0.1", port: int = 0, reviewer: str | None = None,
                 token: str | None = None, embedder: Any = None) -> Started:
     """Index the run and listen; the caller stops it with `await started.stop()`."""
-    from .server import ReviewApp, make_app, new_token
-
     run = Path(run)
     check_run(run)
     state = ReviewApp(run, token or new_token(), reviewer, embedder)
@@ -57,6 +57,24 @@ async def start(run: str | Path, host: str = "127.0.0.1", port: int = 0, reviewe
     state.allow(host, bound)
     shown = f"[{host}]" if ":" in host else host
     return Started(runner, f"http://{shown}:{bound}/?token={state.token}", state)
+
+
+def make_app(state: ReviewApp) -> web.Application:
+    """The aiohttp application: the page, its files, the API, all behind the guard."""
+    app = web.Application(middlewares=[guard_for(state)], client_max_size=8 * 1024 * 1024)
+    app[STATE] = state
+    app.router.add_get("/", index)
+    app.router.add_get("/static/{name}", static)
+    handlers.add_routes(app)
+
+    async def on_cleanup(_: web.Application) -> None:
+        if state.summary_task is not None and not state.summary_task.done():
+            state.summary_task.cancel()
+            await asyncio.to_thread(write_review_summary, state.run)
+        state.close()
+
+    app.on_cleanup.append(on_cleanup)
+    return app
 
 
 def serve(run: str | Path, host: str = "127.0.0.1", port: int = 0, open_browser: bool = True,

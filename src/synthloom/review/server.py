@@ -27,7 +27,7 @@ from aiohttp import web
 from .catalog import Catalog
 from .decisions import DecisionLog
 
-__all__ = ["ReviewApp", "make_app", "HEADERS", "new_token", "STATE"]
+__all__ = ["ReviewApp", "HEADERS", "new_token", "STATE", "guard_for", "index", "static", "error", "write_review_summary"]
 
 STATIC = {"app.js": "text/javascript", "app.css": "text/css"}
 HEADERS = {
@@ -169,22 +169,3 @@ async def static(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     text = resources.files(__package__).joinpath(f"static/{name}").read_text(encoding="utf-8")
     return web.Response(text=text, content_type=STATIC[name], charset="utf-8")
-
-
-def make_app(state: ReviewApp) -> web.Application:
-    from . import handlers
-
-    app = web.Application(middlewares=[guard_for(state)], client_max_size=8 * 1024 * 1024)
-    app[STATE] = state
-    app.router.add_get("/", index)
-    app.router.add_get("/static/{name}", static)
-    handlers.add_routes(app)
-
-    async def on_cleanup(_: web.Application) -> None:
-        if state.summary_task is not None and not state.summary_task.done():
-            state.summary_task.cancel()
-            await asyncio.to_thread(write_review_summary, state.run)
-        state.close()
-
-    app.on_cleanup.append(on_cleanup)
-    return app
