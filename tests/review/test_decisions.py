@@ -158,3 +158,22 @@ def test_a_store_from_before_reviews_has_no_decisions(tmp_path):
     assert not ReviewOverlay.load(run)
     out = tmp_path / "x.jsonl"
     assert main(["export", str(run), "--format", "sft", "--response-field", "review", "--to", str(out)]) == 0
+
+
+def test_the_hub_layout_and_its_card_apply_decisions(log, run_dir, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from synthloom.card.hubdir import DATA_FILE, write_hub_dir
+    from synthloom.review.server import write_review_summary
+
+    kept, rejected = kept_and_rejected(run_dir)
+    log.record(kept[:2], "reject", reason="made up")
+    log.record([kept[2]], "edit", field="review", value="Fixed by hand.")
+    log.record([rejected[0]], "accept")
+    assert write_review_summary(run_dir)  # run.json's review section, as the app writes it
+    records = write_hub_dir(run_dir, tmp_path / "hub")
+    rows = {r["id"]: r for r in pq.read_table(tmp_path / "hub" / DATA_FILE).to_pylist()}
+    assert records == len(rows) == len(kept) - 2 + 1
+    assert not {rid(i) for i in kept[:2]} & set(rows) and rid(rejected[0]) in rows
+    assert rows[rid(kept[2])]["review"] == "Fixed by hand."
+    card = (tmp_path / "hub" / "README.md").read_text()
+    assert "## Human review" in card and "2 rejected" in card and "Cohen's kappa" in card

@@ -4,6 +4,7 @@ it; `synthloom push` uploads it. `datasets.load_dataset(DIR)` reads it through t
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -23,13 +24,40 @@ def write_hub_dir(run: Path, directory: Path, repo: str | None = None) -> int:
     parquet = run / "dataset.parquet"
     if not parquet.is_file():
         raise ConfigError(f"{parquet}: not found (re-run the same `synthloom run` command to rewrite the run's files)")
-    facts = gather_facts(RunFiles.of(run), summary)
     (directory / "data").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(parquet, directory / DATA_FILE)
+    if not write_reviewed_parquet(run, parquet, directory / DATA_FILE):
+        shutil.copyfile(parquet, directory / DATA_FILE)
+    facts = gather_facts(dataclasses.replace(RunFiles.of(run), parquet=directory / DATA_FILE), summary)
     if (run / "recipe.yaml").is_file():
         shutil.copyfile(run / "recipe.yaml", directory / "recipe.yaml")
     (directory / CARD).write_text(render_card(facts, DATA_FILE, repo), encoding="utf-8")
     return facts.kept
+
+
+def write_reviewed_parquet(run: Path, parquet: Path, to: Path) -> bool:
+    """The rows with people's decisions from `synthloom review` applied (rejected left out, relabels and
+    edits in, restored records at the end), streamed; False when nobody decided anything."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..review.overlay import ReviewOverlay
+
+    overlay = ReviewOverlay.load(run)
+    if not overlay:
+        return False
+    source = pq.ParquetFile(parquet)
+    schema = source.schema_arrow
+    seen: set[str] = set()
+    with pq.ParquetWriter(to, schema) as writer:
+        for batch in source.iter_batches(batch_size=10_000):
+            rows = batch.to_pylist()
+            seen.update(row.get("id") for row in rows)
+            kept = [applied for applied in map(overlay.apply, rows) if applied is not None]
+            writer.write_table(pa.Table.from_pylist(kept, schema=schema))
+        restored = [found.edited_row() for found in overlay.restored(seen)]
+        if restored:
+            writer.write_table(pa.Table.from_pylist(restored, schema=schema))
+    return True
 
 
 def export_hub_dir(run: Path, to: Path) -> int:

@@ -60,7 +60,7 @@ def render_card(facts: CardFacts, data_files: str = "dataset.parquet", repo: str
     """README.md: front matter, then one section per subject; `repo` (ORG/NAME) is where it is published."""
     meta = yaml.safe_dump(front_matter(facts, data_files), sort_keys=False, allow_unicode=True, width=1000)
     sections = [header(facts), generators(facts), recipe_section(facts), entities(facts), curation(facts),
-                diversity(facts), cost(facts), loading(facts, data_files, repo), limits(facts)]
+                human_review(facts), diversity(facts), cost(facts), loading(facts, data_files, repo), limits(facts)]
     return f"---\n{meta}---\n\n" + "\n\n".join(s for s in sections if s) + "\n"
 
 
@@ -203,6 +203,22 @@ def curation(facts: CardFacts) -> str:
     if not dropped and not cur.get("constraints") and not cur.get("dedup"):
         steps = [s for s in facts.schema.get("stages") or [] if isinstance(s, dict) and s.get("section") == "curate"]
         lines += ["", "No record was dropped." if steps else "The recipe has no curation steps."]
+    return "\n".join(lines)
+
+
+def human_review(facts: CardFacts) -> str:
+    """What people decided in `synthloom review` (run.json's `review`), and how far the LLM judge agrees."""
+    rv = facts.summary.get("review")
+    if not isinstance(rv, dict) or not rv.get("reviewed"):
+        return ""
+    lines = ["## Human review", "", f"{count(rv.get('reviewed'))} records were looked at by people in `synthloom review`: "
+             f"{count(rv.get('accepted'))} accepted ({count(rv.get('restored'))} of them brought back after curation), "
+             f"{count(rv.get('rejected'))} rejected, {count(rv.get('relabelled_or_edited'))} relabelled or edited. "
+             "`synthloom export` (and `export --format hf`) apply these decisions."]
+    for name, a in (rv.get("agreement") or {}).items():
+        if isinstance(a, dict) and a.get("decided"):
+            lines += ["", f"Judge `{cell(name)}` (passes at ≥ {cell(a.get('threshold'))}) vs people on {count(a['decided'])} "
+                      f"records: raw agreement {cell(a.get('agreement'))}, Cohen's kappa {cell(a.get('kappa'))}."]
     return "\n".join(lines)
 
 
