@@ -175,7 +175,7 @@ def test_record_text_is_shown_as_text_and_runs_nothing(write_recipe_text, tmp_pa
         shown = page.locator("body").inner_text()
         for text in HOSTILE:
             assert text in shown  # verbatim, as text
-        for position in range(6):
+        for _ in range(6):
             page.keyboard.press("j")
         page.wait_for_timeout(300)
         assert page.evaluate("window.__pwned") is None

@@ -11,8 +11,7 @@ import pytest
 from synthloom.cli import main
 from synthloom.review.catalog import Catalog
 from synthloom.review.decisions import DecisionLog
-from synthloom.review.queries import (Filter, FilterError, agreement_figures, matching_indices, over_represented, page,
-                                      record_detail)
+from synthloom.review.queries import Filter, FilterError, agreement_figures, matching_indices, over_represented, page, record_detail
 from synthloom.store import Store
 
 from .conftest import RECIPE

@@ -8,7 +8,8 @@ corrects the raw agreement for what two raters with these pass rates would agree
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = ["cohen_kappa", "agreement", "judge_fields", "default_threshold", "summarise"]
 
@@ -69,7 +70,7 @@ def judge_fields(recipe: Mapping[str, Any] | None, schema: Mapping[str, Any] | N
     recipe = recipe or {}
     for stage in [*(recipe.get("stages") or []), *(recipe.get("curate") or [])]:
         if isinstance(stage, dict) and stage.get("kind") == "judge":
-            name = stage.get("output") or stage.get("name")
+            name = str(stage.get("output") or stage.get("name"))
             entry = fields.setdefault(name, {"scale": list(stage.get("scale") or (1, 5)), "threshold": None})
             entry["threshold"] = stage.get("threshold")
     return fields

@@ -10,11 +10,11 @@ FTS5 index of every text. A later commit to the store (a run still going) adds t
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 

@@ -12,8 +12,7 @@ from aiohttp import web
 
 from ..errors import ConfigError
 from .decisions import DecisionError
-from .queries import (Filter, FilterError, agreement_figures, facet_counts, matching_indices, over_represented, page,
-                      record_detail)
+from .queries import Filter, FilterError, agreement_figures, facet_counts, matching_indices, over_represented, page, record_detail
 from .server import STATE, ReviewApp, error
 
 __all__ = ["add_routes"]

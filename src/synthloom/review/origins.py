@@ -69,7 +69,7 @@ class Embeddings:
             old = {idx: pos for pos, idx in enumerate(self.indices)}
             vectors = np.zeros((len(stored), 256), dtype=np.float32)
             missing = []
-            for pos, ((idx, text), sig) in enumerate(zip(stored, signatures)):
+            for pos, ((idx, _), sig) in enumerate(zip(stored, signatures)):
                 if known.get(idx) == sig:
                     vectors[pos] = self.matrix[old[idx]]
                 else:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import orjson
 
@@ -54,7 +55,7 @@ class ReviewOverlay:
     recipe: dict[str, Any] | None = None
 
     @classmethod
-    def load(cls, run: str | Path) -> "ReviewOverlay":
+    def load(cls, run: str | Path) -> ReviewOverlay:
         path = Path(run) / STORE
         if not path.is_file():
             return cls()
@@ -65,7 +66,7 @@ class ReviewOverlay:
             db.close()
 
     @classmethod
-    def from_connection(cls, db: sqlite3.Connection) -> "ReviewOverlay":
+    def from_connection(cls, db: sqlite3.Connection) -> ReviewOverlay:
         overlay = cls()
         try:
             rows = db.execute(

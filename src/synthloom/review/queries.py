@@ -4,8 +4,9 @@ counts, over-representation among flagged records, and judge–human agreement."
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
@@ -43,7 +44,7 @@ class Filter:
     ids: list[int] | None = None
 
     @classmethod
-    def parse(cls, params: Mapping[str, Any], catalog: Catalog) -> "Filter":
+    def parse(cls, params: Mapping[str, Any], catalog: Catalog) -> Filter:
         """From query parameters (or a JSON object): status, decision, reason, q, cluster, ids,
         slot.NAME=value, score.NAME=min..max."""
         found = cls(status=params.get("status") or None, decision=params.get("decision") or None,
@@ -72,7 +73,8 @@ class Filter:
 
     def where(self, catalog: Catalog | None = None) -> tuple[str, list[Any]]:
         """SQL conditions on `ix.items i`; with the catalog, the rarest slot value drives the query."""
-        clauses, args = ["1"], []
+        clauses: list[str] = ["1"]
+        args: list[Any] = []
         if self.status:
             clauses.append("i.status = ?")
             args.append(self.status)

@@ -18,9 +18,10 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -121,7 +122,7 @@ def error(status: int, message: str) -> web.Response:
 def guard_for(state: ReviewApp) -> Callable:
     @web.middleware
     async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-        response = refuse(request, state)
+        response: web.StreamResponse | None = refuse(request, state)
         if response is None:
             try:
                 response = await handler(request)
