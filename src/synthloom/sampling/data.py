@@ -29,7 +29,11 @@ def describe_data_error(exc: Any, file: str) -> str:
         used = f" ({exc.used})" if exc.used else ""
         return exc.describe(file) + used
     place = ", ".join(p for p in (file, exc.where, f"column {exc.column}" if exc.column else "") if p)
-    return f"{place}: {exc}"
+    text = str(exc)
+    return f"{place} {text}" if text.startswith(VERBS) else f"{place}: {text}"
+
+
+VERBS = ("is ", "has ", "holds ", "ends ", "names ", "cannot ", "a cell ", "more than ")
 
 
 def load_table_entity(recipe: Recipe, name: str, spec: Any, tables: Any, data: Any = None) -> EntityList:

@@ -71,7 +71,7 @@ class ColumnTypes:
                 continue
             kind = kind_of(value)
             if kind == "str" and len(value) > MAX_CELL_CHARS:
-                raise DataError(f"a cell of {len(value):,} characters, over the {MAX_CELL_CHARS:,} limit", where, name)
+                raise DataError(f"has a cell of {len(value):,} characters, over the {MAX_CELL_CHARS:,} limit", where, name)
             known = self.kinds.get(name) or ""
             if not known:
                 if name not in self.kinds and len(self.kinds) >= MAX_COLUMNS:
@@ -168,7 +168,7 @@ def convert_source(path: Path, fmt: str, options: TableOptions, out: Path) -> di
             types.observe(where, row)
             count += 1
         if not count:
-            raise DataError("is empty (no rows)" if fmt != "csv" and fmt != "tsv" or types.kinds else "is empty (no header, no rows)")
+            raise DataError("is empty (no rows)")
         schema = types.schema()
         batches = text_batches(path, fmt, schema)
     else:
@@ -260,7 +260,7 @@ def check_cells(table: Any, wanted: list[str], places: list[str] | None, batch: 
             lengths = pc.utf8_length(column)
             if pc.max(lengths).as_py() > MAX_CELL_CHARS:
                 i = pc.index(pc.greater(lengths, MAX_CELL_CHARS), True).as_py()
-                raise DataError(f"a cell of {lengths[i].as_py():,} characters, over the {MAX_CELL_CHARS:,} limit",
+                raise DataError(f"has a cell of {lengths[i].as_py():,} characters, over the {MAX_CELL_CHARS:,} limit",
                                 locate(table, i, places, batch), name)
 
 
