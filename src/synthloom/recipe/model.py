@@ -257,16 +257,6 @@ class SlotSpec(Strict):
     per_row: int = Field(1, ge=1, le=1000, description="sampler each: records made from each row")
     stratify: str | None = Field(None, min_length=1, description="a column of the rows: k distinct items per value")
 
-    @model_validator(mode="after")
-    def fits_sampler(self) -> "SlotSpec":
-        if self.sampler == "each" and (self.k != 1 or self.stratify):
-            raise ValueError("sampler each gives one row per record: no `k` or `stratify` (use per_row for several records per row)")
-        if self.per_row != 1 and self.sampler != "each":
-            raise ValueError("per_row goes with sampler: each")
-        if self.stratify and self.sampler != "uniform":
-            raise ValueError("stratify draws uniformly within each label: leave `sampler` out")
-        return self
-
 
 class StageSpec(BaseModel):
     """The common part of every stage; each stage kind validates the rest itself."""

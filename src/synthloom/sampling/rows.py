@@ -96,6 +96,12 @@ class StratifiedSampler:
 
 def make_slot_sampler(spec: Any, entity: EntityList, seed: int, slot: str) -> Sampler:
     """The sampler a slot spec asks for; ValueError when it cannot fit the list."""
+    if spec.sampler == "each" and (spec.k != 1 or spec.stratify):
+        raise ValueError("sampler each gives one row per record: no `k` or `stratify` (per_row makes several records per row)")
+    if spec.per_row != 1 and spec.sampler != "each":
+        raise ValueError("per_row goes with sampler: each")
+    if spec.stratify and spec.sampler != "uniform":
+        raise ValueError("stratify draws uniformly within each label: leave `sampler` out")
     if spec.sampler == "each":
         return EachSampler(entity, spec.per_row)
     if spec.stratify:
