@@ -9,7 +9,9 @@ from ..recipe.load import FieldProblem
 from ..recipe.model import EntityFile, HubEntity, Recipe
 from .sources import EntityList
 
-__all__ = ["load_table_entity", "describe_data_error"]
+__all__ = ["load_table_entity", "describe_data_error", "records_for_run", "DEFAULT_RECORDS"]
+
+DEFAULT_RECORDS = 10  # -n when nothing else says how many
 
 
 def options_of(spec: Any) -> Any:
@@ -67,3 +69,25 @@ def load_table_entity(recipe: Recipe, name: str, spec: Any, tables: Any, data: A
     except OSError as exc:
         raise FieldProblem(where, f"{file}: cannot read ({exc.strerror or exc})") from None
     return EntityList(name, TableRows(table, options.column), table=table)
+
+
+def records_for_run(n: int | None, recipe: Recipe, entities: dict[str, EntityList]) -> int:
+    """The run's record count: -n, or one per row (× per_row) when a slot walks rows with `each`
+    (else DEFAULT_RECORDS).
+
+    `each` does not wrap: -n past the last row is refused, so no row is labelled twice.
+    """
+    from ..errors import ConfigError
+
+    walker = next((spec for spec in recipe.slot_specs().values() if spec.sampler == "each"), None)
+    if walker is None or walker.source not in entities:
+        return DEFAULT_RECORDS if n is None else n
+    rows = len(entities[walker.source].items)
+    records = rows * walker.per_row
+    if n is None:
+        return records
+    if n > records:
+        per_row = f" × per_row {walker.per_row}" if walker.per_row > 1 else ""
+        raise ConfigError(f"-n {n} is more than the {records:,} records that {walker.source!r} makes "
+                          f"({rows:,} rows{per_row}); sampler each does not wrap: leave -n out for all of them")
+    return n

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .convert import VERSION, TableOptions, convert_arrow, convert_source, file_stats
 from .readers import source_files
@@ -24,13 +24,17 @@ __all__ = ["TableCache", "arrow_content_hash"]
 
 
 class TableCache:
-    """Converted tables in `directory` (default: a temporary one, removed with this object)."""
+    """Converted tables in `directory` (default: a temporary one, removed with this object); a
+    callable gives the directory when a table is first converted (a run claims its OUT then)."""
 
-    def __init__(self, directory: str | Path | None = None):
-        self._directory = Path(directory) if directory is not None else None
+    def __init__(self, directory: str | Path | Callable[[], Path] | None = None):
+        self._claim = directory if callable(directory) else None
+        self._directory = Path(directory) if directory is not None and self._claim is None else None
 
     @property
     def directory(self) -> Path:
+        if self._claim is not None:
+            self._directory, self._claim = Path(self._claim()), None
         if self._directory is None:
             self._directory = Path(tempfile.mkdtemp(prefix="synthloom-tables-"))
             weakref.finalize(self, shutil.rmtree, self._directory, True)

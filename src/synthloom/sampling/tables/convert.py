@@ -148,6 +148,16 @@ def arrow_batches(batches: Iterator[Any]) -> Iterator[tuple[Any, None]]:
         yield pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), None
 
 
+def plain_field(field: Any) -> Any:
+    """The field as written: dictionaries decoded, large strings as strings (what arrow_batches makes)."""
+    import pyarrow as pa
+
+    kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+    if pa.types.is_large_string(kind):
+        kind = pa.string()
+    return pa.field(field.name, kind, metadata=field.metadata)
+
+
 def check_arrow_schema(schema: Any) -> None:
     import pyarrow as pa
 
@@ -215,7 +225,7 @@ def write_table(batches: Iterator[tuple[Any, list[str] | None]], schema: Any, op
         condition = compile_where(options.where, schema) if options.where is not None else None
     except WhereError as exc:
         raise DataError(f"where: {exc}") from None
-    out_schema = pa.schema([schema.field(n) for n in wanted] + [pa.field(ROW, pa.int64())])
+    out_schema = pa.schema([plain_field(schema.field(n)) for n in wanted] + [pa.field(ROW, pa.int64())])
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     batch_rows: list[int] = []
     total = 0
@@ -228,7 +238,9 @@ def write_table(batches: Iterator[tuple[Any, list[str] | None]], schema: Any, op
                         table = table.filter(condition)
                     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                         raise DataError(f"where: {first_line(exc)}") from None
-                table = table.select([*wanted, ROW])
+                table = table.select([*wanted, ROW]).replace_schema_metadata(None)
+                if not table.schema.equals(out_schema):
+                    table = table.cast(out_schema)
                 check_cells(table, wanted, places, batch)
                 for piece in pieces(table):
                     writer.write_batch(piece)
