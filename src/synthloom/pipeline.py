@@ -48,10 +48,10 @@ class Pipeline:
         if rows is None:
             slots = {name: sampler.sample(index) for name, sampler in self.samplers.items()}
             return Record(index=index, id=f"{self.recipe.name}-{index:06d}", slots=slots)
-        basis = rows.basis(index)  # seeds follow the row, not its position (rows.py)
-        slots = {name: sampler.sample(index if sampler.positional else basis) for name, sampler in self.samplers.items()}
-        return Record(index=index, id=f"{self.recipe.name}-{index:06d}", slots=slots, fields=rows.provenance(index),
-                      basis=basis)
+        item, basis, provenance = rows.take(index)  # seeds follow the row, not its position (rows.py)
+        slots = {name: item if sampler is rows else sampler.sample(index if sampler.positional else basis)
+                 for name, sampler in self.samplers.items()}
+        return Record(index=index, id=f"{self.recipe.name}-{index:06d}", slots=slots, fields=provenance, basis=basis)
 
     @property
     def rows(self) -> EachSampler | None:

@@ -49,9 +49,19 @@ class EachSampler:
     def sample(self, index: int) -> Any:
         return self.items[self.row_index(index)]
 
-    def basis(self, index: int) -> str:
+    def take(self, index: int) -> tuple[Any, str, dict[str, Any]]:
+        """Record `index`'s item, seed basis and provenance fields, reading its row once."""
+        row = self.row_index(index)
+        table = self.entity.table
+        if table is not None:
+            full, position = table.row_and_position(row)
+            item = self.items.value(full)
+        else:
+            item, position = self.items[row], row
+        return item, self.basis(item, index), self.provenance(item, position)
+
+    def basis(self, item: Any, index: int) -> str:
         """What the record's seeds derive from: its row's id (or content) and its repeat."""
-        item = self.sample(index)
         if isinstance(item, dict) and item.get("id") is not None:
             key = f"id:{item['id']}"
         else:
@@ -59,12 +69,10 @@ class EachSampler:
             key = "row:" + hashlib.blake2b(blob, digest_size=12).hexdigest()
         return key if self.per_row == 1 else f"{key}#{index % self.per_row}"
 
-    def provenance(self, index: int) -> dict[str, Any]:
+    @staticmethod
+    def provenance(item: Any, position: int) -> dict[str, Any]:
         """source_row (the row's position in the file, 0-based) and source_id (its `id` column)."""
-        row = self.row_index(index)
-        table = self.entity.table
-        fields: dict[str, Any] = {"source_row": table.position(row) if table is not None else row}
-        item = self.items[row]
+        fields: dict[str, Any] = {"source_row": position}
         if isinstance(item, dict) and "id" in item:
             fields["source_id"] = item["id"]
         return fields

@@ -77,6 +77,12 @@ class Table:
         number, offset = self.locate(i)
         return dict(self.batch(number)[0][offset])
 
+    def row_and_position(self, i: int) -> tuple[dict[str, Any], int]:
+        """Row i and its position in the source, from one lookup."""
+        number, offset = self.locate(i)
+        rows, positions = self.batch(number)
+        return dict(rows[offset]), positions[offset]
+
     def position(self, i: int) -> int:
         """Row i's position in the source file (0-based, before `where`)."""
         number, offset = self.locate(i)
@@ -102,7 +108,10 @@ class TableRows(Sequence):
             return [self[j] for j in range(*i.indices(len(self)))]
         if i < 0:
             i += len(self)
-        row = self.table.row(i)
+        return self.value(self.table.row(i))
+
+    def value(self, row: dict[str, Any]) -> Any:
+        """The item a row makes: the row, or its one column."""
         return row[self.column] if self.column else row
 
     def __repr__(self) -> str:
