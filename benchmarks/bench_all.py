@@ -47,6 +47,7 @@ BENCHES = (
     Bench("memory", "bench_memory.py", "memory.json", 1800),
     Bench("corpus", "bench_corpus.py", "corpus.json", 1800),
     Bench("startup", "bench_startup.py", "startup.json", 600),
+    Bench("data", "bench_data.py", "data.json", 3600),
 )
 
 
