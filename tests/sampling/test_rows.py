@@ -143,3 +143,21 @@ def test_column_as_a_plain_list(workdir):
     assert run(workdir, "o", "-n", "5") == 0
     phrases = [r["phrase"] for r in rows(workdir / "o" / "dataset.jsonl")]
     assert sorted(phrases) == sorted(["billed twice", "late box", "no label", "app crash", "double charge"])
+
+
+def test_hub_dataset_offline_is_one_line_naming_it(workdir):
+    pytest.importorskip("datasets")
+    from tests.conftest import run_cli
+
+    (workdir / "r.yaml").write_text(RECIPE.replace("{file: tickets.jsonl}", "{hub: someone/no-such-tickets, split: train}"))
+    result = run_cli("validate", workdir / "r.yaml", env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+                                                          "HF_HOME": str(workdir / "hf")})
+    err = result.stderr.strip()
+    assert result.returncode == 2 and len(err.splitlines()) == 1 and "entities.tickets.hub" in err, err
+    assert "cannot load the Hugging Face dataset 'someone/no-such-tickets'" in err
+
+
+def test_estimate_of_a_data_recipe(workdir, capsys):
+    assert main(["estimate", str(workdir / "r.yaml"), "-n", "6", "--backend", "fake"]) == 0
+    assert main(["estimate", str(workdir / "r.yaml"), "-n", "60", "--backend", "fake"]) == 2
+    assert "-n 60 is more than the 6 records" in capsys.readouterr().err
