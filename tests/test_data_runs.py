@@ -179,3 +179,16 @@ def test_annotate_then_train_and_evaluate_on_the_human_labelled_subset(tmp_path,
     assert main(["evaluate", str(model), "--data", "data/tickets/gold.csv", "--text-field", "text", "--label-field", "label"]) == 0
     scores = json.loads((model / "eval.json").read_text())
     assert scores["n"] == 60 and scores["accuracy"] > 0.4  # four classes: chance is about 0.25
+
+
+def test_conversions_live_in_the_run_directory_and_a_recipe_error_leaves_nothing(tmp_path):
+    recipe, _ = write_docs(tmp_path, 42)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(recipe.read_text().replace("{{ question }}", "{{ questoin }}"), encoding="utf-8")
+    assert main(["run", str(broken), "--out", str(tmp_path / "never"), "--quiet"]) == 2
+    assert not (tmp_path / "never").exists()  # the file was converted, but not into the run directory
+    assert main(["run", str(recipe), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    [arrow] = (tmp_path / "o" / "data").glob("*.arrow")
+    made = arrow.stat().st_mtime_ns
+    assert main(["run", str(recipe), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert arrow.stat().st_mtime_ns == made  # reused, not converted again

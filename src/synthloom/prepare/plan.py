@@ -81,20 +81,21 @@ def prepare_run(recipe: Recipe | str | Path, directory: RunDirectory, *, backend
     """Check everything that can be checked without a request; raises RecipeError or ConfigError.
 
     Data files (and `data`, in-memory data by entity name) are converted into OUT/data, under the
-    run's lock, taken when the first one needs converting (sampling/tables)."""
+    run's lock, once every check passed (sampling/tables)."""
     recipe = load_run_recipe(recipe)
     registry = registry or default_registry()
     options = options or RunOptions()
     prices = prices if prices is not None else PriceTable.for_run(recipe)
     Budget(prices, budget)  # a budget without prices is a setting error, found before any work
     index, ingested = open_run_corpus(recipe, directory, corpus)
-    tables = TableCache(lambda: directory.claim() / "data")
+    tables = TableCache(keep=directory.path / "data", claim=directory.claim)
     checked = build_pipeline(recipe, registry, corpus=index, tables=tables, data=data)  # recipe errors first
     default, spec = make_backend(backend or recipe.backend, registry, recipe)
     backends = {DEFAULT: default}
     backends |= {name: make_backend(other, registry, recipe, ("backends", name))[0] for name, other in recipe.backends.items()}
     fit_in_flight(backends.values(), options)
     limits = {DEFAULT: limit_settings(spec), **{name: limit_settings(other) for name, other in recipe.backends.items()}}
+    tables.commit()  # data files converted for this run go into OUT/data now that every check passed
     return RunPlan(recipe, registry, directory.path, options, spec, backends, limits, prices, budget, checked.entities,
                    index, ingested)
 

@@ -24,47 +24,81 @@ __all__ = ["TableCache", "arrow_content_hash"]
 
 
 class TableCache:
-    """Converted tables in `directory` (default: a temporary one, removed with this object); a
-    callable gives the directory when a table is first converted (a run claims its OUT then)."""
+    """Converted tables in `directory` (default: a temporary one, removed with this object).
 
-    def __init__(self, directory: str | Path | Callable[[], Path] | None = None):
-        self._claim = directory if callable(directory) else None
-        self._directory = Path(directory) if directory is not None and self._claim is None else None
+    With `keep` (a run's OUT/data), conversions already there are reused, new ones are made in
+    the temporary directory, and `commit()` moves them there, after calling `claim` (which takes
+    the run's lock), once the recipe has passed every check: a recipe error leaves nothing
+    behind in the run directory.
+    """
+
+    def __init__(self, directory: str | Path | None = None, keep: str | Path | None = None,
+                 claim: Callable[[], Any] | None = None):
+        self._directory = Path(directory) if directory is not None else None
+        self.kept = Path(keep) if keep is not None else None
+        self.claim = claim
+        self.pending: list[Table] = []
 
     @property
     def directory(self) -> Path:
-        if self._claim is not None:
-            self._directory, self._claim = Path(self._claim()), None
         if self._directory is None:
             self._directory = Path(tempfile.mkdtemp(prefix="synthloom-tables-"))
             weakref.finalize(self, shutil.rmtree, self._directory, True)
         self._directory.mkdir(parents=True, exist_ok=True)
         return self._directory
 
-    def paths(self, stem: str, key: str) -> tuple[Path, Path]:
+    def paths(self, stem: str, key: str, where: Path | None = None) -> tuple[Path, Path]:
         digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
-        base = self.directory / f"{stem[:40]}-{digest}"
+        base = (where or self.directory) / f"{stem[:40]}-{digest}"
         return base.with_suffix(".arrow"), base.with_suffix(".json")
+
+    def lookup(self, stem: str, key: str, valid: Callable[[dict[str, Any]], bool]) -> tuple[Path, Path, dict | None]:
+        """Where the conversion goes, and its meta when a valid one is already there (kept or here)."""
+        for where in ([self.kept] if self.kept is not None else []) + [None]:
+            arrow, meta_path = self.paths(stem, key, where)
+            meta = read_meta(meta_path) if where is None or where.is_dir() else None
+            if meta and arrow.is_file() and meta.get("version") == VERSION and valid(meta):
+                return arrow, meta_path, meta
+        return (*self.paths(stem, key), None)
 
     def open_file(self, path: Path, fmt: str, options: TableOptions, name: str) -> Table:
         """The table of the file at `path`, converted now or reused."""
-        arrow, meta_path = self.paths(path.stem or "data", f"{path.resolve()}\0{options.key()}")
-        meta = read_meta(meta_path)
-        if not (meta and arrow.is_file() and meta.get("version") == VERSION and meta.get("options") == options.key()
-                and meta.get("stat") == file_stats(source_files(path, fmt, options.split))):
-            meta = convert_source(path, fmt, options, arrow)
-            write_meta(meta_path, meta)
-        return self.table(arrow, meta, name)
+        stat = file_stats(source_files(path, fmt, options.split))
+        arrow, meta_path, meta = self.lookup(path.stem or "data", f"{path.resolve()}\0{options.key()}",
+                                             lambda m: m.get("options") == options.key() and m.get("stat") == stat)
+        return self.table(arrow, meta, name) if meta else self.convert(arrow, meta_path, name,
+                                                                        lambda: convert_source(path, fmt, options, arrow))
 
     def open_arrow(self, data: Any, options: TableOptions, name: str) -> Table:
         """The table of in-memory Arrow data (the Python API's `data=`), keyed by its content."""
         content = arrow_content_hash(data)
-        arrow, meta_path = self.paths(name, f"memory\0{content}\0{options.key()}")
-        meta = read_meta(meta_path)
-        if not (meta and arrow.is_file() and meta.get("version") == VERSION):
-            meta = convert_arrow(data, options, arrow, content)
-            write_meta(meta_path, meta)
-        return self.table(arrow, meta, name)
+        arrow, meta_path, meta = self.lookup(name, f"memory\0{content}\0{options.key()}", lambda m: True)
+        return self.table(arrow, meta, name) if meta else self.convert(arrow, meta_path, name,
+                                                                        lambda: convert_arrow(data, options, arrow, content))
+
+    def convert(self, arrow: Path, meta_path: Path, name: str, make: Callable[[], dict[str, Any]]) -> Table:
+        meta = make()
+        write_meta(meta_path, meta)
+        table = self.table(arrow, meta, name)
+        if self.kept is not None:
+            self.pending.append(table)
+        return table
+
+    def commit(self) -> None:
+        """Move the tables converted in this pass into the kept directory (claimed now)."""
+        if not self.pending:
+            return
+        if self.claim is not None:
+            self.claim()
+        target = self.kept or self.directory
+        target.mkdir(parents=True, exist_ok=True)
+        for table in self.pending:
+            meta_path = table.path.with_suffix(".json")
+            moved = target / table.path.name
+            shutil.move(str(table.path), str(moved))
+            shutil.move(str(meta_path), str(target / meta_path.name))
+            table.move_to(moved)
+        self.pending = []
 
     def table(self, arrow: Path, meta: dict[str, Any], name: str) -> Table:
         table = Table(arrow, meta, name)

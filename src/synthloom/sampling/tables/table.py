@@ -48,6 +48,11 @@ class Table:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["path"], state["meta"], state["name"])  # type: ignore[misc]
 
+    def move_to(self, path: Path) -> None:
+        """Read from `path` from now on (the file was moved there)."""
+        self.path = Path(path)
+        self._reader = None
+
     def batch(self, number: int) -> tuple[list[dict[str, Any]], list[int]]:
         cached = self._batches.get(number)
         if cached is not None:
