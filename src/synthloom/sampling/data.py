@@ -7,7 +7,7 @@ from typing import Any
 
 from ..recipe.load import FieldProblem
 from ..recipe.model import EntityFile, HubEntity, Recipe
-from .sources import EntityList
+from .entity import EntityList
 
 __all__ = ["load_table_entity", "describe_data_error", "records_for_run", "DEFAULT_RECORDS"]
 

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..recipe.load import FieldProblem
 from ..recipe.model import ChunksEntity, EntityFile, HubEntity, Recipe, TreeEntity, WeightedItems
+from .entity import EntityList
 
 __all__ = ["EntityList", "load_entities", "read_items", "read_bytes_limited"]
-
-
-@dataclass(frozen=True)
-class EntityList:
-    """A named list of items, optionally with relative weights."""
-
-    name: str
-    items: Sequence[Any]  # a tuple, or the rows of a data file read on demand (tables.TableRows)
-    weights: tuple[float, ...] | None = None
-    table: Any = None  # the tables.Table behind a data file's list
-
-    def fingerprint(self) -> Any:
-        """What identifies the list's content: its items, or a data file's content hash."""
-        return self.table.fingerprint if self.table is not None else [self.items, self.weights]
 
 
 MAX_FILE_BYTES = 256 << 20
