@@ -61,8 +61,8 @@ def main() -> int:
                               "kept_fraction": round(float((same >= args.floor).mean()), 3)},
     }
     if args.run:
-        scores = [json.loads(line).get("meaning_similarity") for name in ("dataset.jsonl", "rejected.jsonl")
-                  for line in open(args.run / name, encoding="utf-8")]
+        rows = [json.loads(line) for name in ("dataset.jsonl", "rejected.jsonl") for line in open(args.run / name, encoding="utf-8")]
+        scores = [row.get("row", row).get("meaning_similarity") for row in rows]  # a rejected row is under "row"
         scores = np.array([s for s in scores if s is not None])
         result["run"] = {"n": int(scores.size), "min": round(float(scores.min()), 3), "median": round(float(np.median(scores)), 3),
                          "kept_fraction": round(float((scores >= args.floor).mean()), 3)}
