@@ -51,7 +51,7 @@ def test_data_recipes_through_an_openai_compatible_server(tmp_path):
         backtranslated = run_cli("run", "recipes/backtranslation_data.yaml", "-n", "2", "--out", tmp_path / "b", *common)
         assert backtranslated.returncode == 0, backtranslated.stderr
         summary = json.loads((tmp_path / "b" / "run.json").read_text())
-        assert summary["kept"] + summary["rejected"] == 2 and summary["this_run"]["requests_sent"] == 4
+        assert summary["kept"] + summary["rejected"] == 2 and summary["this_run"]["requests_sent"] >= 4  # a judge may re-ask
         first = [json.loads(line) for name in ("dataset.jsonl", "rejected.jsonl")
                  for line in (tmp_path / "b" / name).read_text().splitlines()]
         assert all(r.get("doc", r.get("row", {}).get("doc", {})).get("text", "").count("\n\n") >= 1 for r in first)
