@@ -59,4 +59,12 @@ def test_data_recipes_through_an_openai_compatible_server(tmp_path):
         assert rewrite.returncode == 0, rewrite.stderr
         scored = [json.loads(line) for name in ("dataset.jsonl", "rejected.jsonl")
                   for line in (tmp_path / "r" / name).read_text().splitlines()]
-        assert len(scored) == 3 and all("meaning_similarity" in r or r["reason"] != "meaning_changed" for r in scored)
+        assert len(scored) == 3
+        for r in scored:  # kept at or above the floor, or rejected below it (or by the refusal filter before it)
+            score = r.get("row", r).get("meaning_similarity")
+            if "reason" not in r:
+                assert score >= 0.6
+            elif r["reason"] == "meaning_changed":
+                assert score < 0.6
+            else:
+                assert r["reason"] == "refusal"
