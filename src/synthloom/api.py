@@ -20,9 +20,9 @@ from .prepare.plan import check_n, load_run_recipe, prepare_run
 from .prepare.session import open_session
 from .recipe.model import BackendSpec, Recipe
 from .registry import Registry
-from .sampling.data import records_for_run
 from .runner import RunOptions, RunStats
 from .runner.outage import OutageTooLong
+from .sampling.data import records_for_run
 
 __all__ = ["run", "run_async", "RunResult", "resolve_backend_spec", "run_in_new_loop"]
 

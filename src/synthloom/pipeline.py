@@ -49,7 +49,7 @@ class Pipeline:
             slots = {name: sampler.sample(index) for name, sampler in self.samplers.items()}
             return Record(index=index, id=f"{self.recipe.name}-{index:06d}", slots=slots)
         item, basis, provenance = rows.take(index)  # seeds follow the row, not its position (rows.py)
-        slots = {name: item if sampler is rows else sampler.sample(index if sampler.positional else basis)
+        slots = {name: item if sampler is rows else sampler.sample(index if sampler.positional else basis)  # type: ignore[arg-type]
                  for name, sampler in self.samplers.items()}
         return Record(index=index, id=f"{self.recipe.name}-{index:06d}", slots=slots, fields=provenance, basis=basis)
 

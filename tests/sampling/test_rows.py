@@ -4,7 +4,6 @@ fingerprint following the file, cache reuse when rows move, and bad data as one-
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 

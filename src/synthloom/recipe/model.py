@@ -156,7 +156,7 @@ class EntityFile(Strict):
     _check_path = field_validator("file")(check_path)
 
     @model_validator(mode="after")
-    def column_or_columns(self) -> "EntityFile":
+    def column_or_columns(self) -> EntityFile:
         if self.column is not None and self.columns is not None:
             raise ValueError("give `column` (one column as a plain list) or `columns` (rows as mappings), not both")
         return self

@@ -8,7 +8,8 @@ here it is a recipe error naming the file and its columns. Found: `slot.col`, `s
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from jinja2 import nodes
 
@@ -23,8 +24,10 @@ def row_slots(recipe: Any, entities: dict[str, EntityList]) -> dict[str, tuple[l
     found = {}
     for name, spec in recipe.slot_specs().items():
         entity = entities.get(spec.source)
-        table = entity.table if entity is not None else None
-        if table is not None and len(entity.items) and isinstance(entity.items[0], dict):
+        if entity is None or entity.table is None:
+            continue
+        table = entity.table
+        if len(entity.items) and isinstance(entity.items[0], dict):
             found[name] = (table.columns, table.name)
     return found
 
@@ -46,7 +49,7 @@ def column_reads(ast: nodes.Template, slots: set[str]) -> Iterable[tuple[str, st
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         if isinstance(node, nodes.Getattr):
             column = node.attr
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
             column = node.arg.value
         else:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ def load_table_entity(recipe: Recipe, name: str, spec: Any, tables: Any, data: A
 
     cache = tables if tables is not None else TableCache()
     options = options_of(spec)
+    where: tuple[str, ...]
+    opener: Callable[[], Any]
     if data is not None:
         where, file = ("entities", name), f"data={name!r}"
         opener = lambda: cache.open_arrow(to_arrow(data), options, name)  # noqa: E731

@@ -55,7 +55,7 @@ class EachSampler:
         table = self.entity.table
         if table is not None:
             full, position = table.row_and_position(row)
-            item = self.items.value(full)
+            item = self.items.value(full)  # type: ignore[attr-defined]  # a table's items are TableRows
         else:
             item, position = self.items[row], row
         return item, self.basis(item, index), self.provenance(item, position)

@@ -30,12 +30,14 @@ class SimilarityFilter(Filter):
 
     Config = SimilarityConfig
 
+    config: SimilarityConfig
+
     def __init__(self, config: SimilarityConfig, context: Any = None):
         super().__init__(config)
         self.reference = PromptTemplate(config.to)
         self.inputs = frozenset({config.field}) | self.reference.variables
         self.outputs = (f"{config.name}_similarity",)
-        self.embedder = None
+        self.embedder: Any = None
 
     def render(self, record: Record) -> dict[str, Any] | Rejected:
         from .base import text_of

@@ -13,8 +13,9 @@ import json
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .convert import VERSION, TableOptions, convert_arrow, convert_source, file_stats
 from .readers import source_files
@@ -52,7 +53,7 @@ class TableCache:
         base = (where or self.directory) / f"{stem[:40]}-{digest}"
         return base.with_suffix(".arrow"), base.with_suffix(".json")
 
-    def lookup(self, stem: str, key: str, valid: Callable[[dict[str, Any]], bool]) -> tuple[Path, Path, dict | None]:
+    def lookup(self, stem: str, key: str, valid: Callable[[dict[str, Any]], bool]) -> tuple[Path, Path, dict[str, Any] | None]:
         """Where the conversion goes, and its meta when a valid one is already there (kept or here)."""
         for where in ([self.kept] if self.kept is not None else []) + [None]:
             arrow, meta_path = self.paths(stem, key, where)
@@ -108,9 +109,10 @@ class TableCache:
 
 def read_meta(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return meta if isinstance(meta, dict) else None
 
 
 def write_meta(path: Path, meta: dict[str, Any]) -> None:

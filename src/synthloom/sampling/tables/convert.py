@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
-from .readers import (DataError, UnknownColumn, arrow_schema, first_line, iter_arrow_batches, iter_text_rows, read_all_bytes_hash,
-                      source_files)
+from .readers import (
+    DataError,
+    UnknownColumn,
+    arrow_schema,
+    first_line,
+    iter_arrow_batches,
+    iter_text_rows,
+    read_all_bytes_hash,
+    source_files,
+)
 from .where import WhereError, compile_where
 
 __all__ = ["TableOptions", "convert_source", "convert_arrow", "MAX_CELL_CHARS", "MAX_COLUMNS", "VERSION", "ROW"]
@@ -180,7 +189,7 @@ def convert_source(path: Path, fmt: str, options: TableOptions, out: Path) -> di
         if not count:
             raise DataError("is empty (no rows)")
         schema = types.schema()
-        batches = text_batches(path, fmt, schema)
+        batches: Iterator[tuple[Any, list[str] | None]] = text_batches(path, fmt, schema)
     else:
         schema = arrow_schema(files, fmt)
         check_arrow_schema(schema)
@@ -282,7 +291,7 @@ def locate(table: Any, i: int, places: list[str] | None, batch: Any) -> str:
     if places is None:
         return f"row {position + 1}"
     first = batch.column(batch.num_columns - 1)[0].as_py()
-    return places[position - first]
+    return str(places[position - first])
 
 
 def pieces(table: Any) -> Iterator[Any]:
@@ -291,5 +300,4 @@ def pieces(table: Any) -> Iterator[Any]:
         return
     per_row = max(1, table.nbytes // table.num_rows)
     size = max(1, min(OUT_ROWS, OUT_BYTES // per_row))
-    for batch in table.combine_chunks().to_batches(max_chunksize=size):
-        yield batch
+    yield from table.combine_chunks().to_batches(max_chunksize=size)

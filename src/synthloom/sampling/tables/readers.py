@@ -10,8 +10,9 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -63,7 +64,7 @@ def source_files(path: Path, fmt: str, split: str | None) -> list[Path]:
     if splits_file.is_file():
         splits = json.loads(splits_file.read_text(encoding="utf-8")).get("splits") or []
         chosen = split or ("train" if "train" in splits else None)
-        if chosen not in splits:
+        if chosen is None or chosen not in splits:
             raise DataError(f"is a DatasetDict with splits {', '.join(splits)}: choose one with `split:`")
         path = path / chosen
     elif split:
@@ -137,11 +138,11 @@ def iter_json(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             buffer, started = buffer[1:], True
         elif buffer[0] in ",]":
             if buffer[0] == "]":
-                rest = buffer[1:]
-                while not rest.strip():
+                rest: str | None = buffer[1:]
+                while rest is not None and not rest.strip():
                     rest = next(chunks, None)
-                    if rest is None:
-                        return
+                if rest is None:
+                    return
                 raise DataError("has text after the closing ] of its array", f"line {line}")
             buffer = buffer[1:]
         else:

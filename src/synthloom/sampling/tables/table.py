@@ -98,7 +98,7 @@ class Table:
         return [self.row(i)[name] for i in range(self.num_rows)]
 
 
-class TableRows(Sequence):
+class TableRows(Sequence[Any]):
     """A table as an entity list's items: row mappings, or one column's values."""
 
     def __init__(self, table: Table, column: str | None = None):

@@ -18,6 +18,8 @@ from typing import Any
 
 __all__ = ["WhereError", "compile_where", "where_columns"]
 
+Condition = tuple[Any, ...]  # ("and"|"or", [parts]) | ("not", part) | (op, column[, value or values])
+
 TOKEN = re.compile(r"""\s*(?:
     (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
@@ -35,14 +37,15 @@ class WhereError(ValueError):
 
 
 def tokenize(text: str) -> list[tuple[str, Any]]:
-    tokens, pos = [], 0
+    tokens: list[tuple[str, Any]] = []
+    pos = 0
     text = text.rstrip()
     while pos < len(text):
         match = TOKEN.match(text, pos)
         if not match or match.end() == pos:
             raise WhereError(f"cannot read {text[pos:pos + 20].strip()!r} (at character {pos + 1})")
-        kind = match.lastgroup
-        value = match.group(kind)
+        kind = match.lastgroup or ""
+        value: Any = match.group(kind)
         if kind == "str":
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
         elif kind == "num":
@@ -74,27 +77,27 @@ class Parser:
         self.pos += 1
         return self.tokens[self.pos - 1][1]
 
-    def parse(self) -> tuple:
+    def parse(self) -> Condition:
         tree = self.any_of()
         if self.pos < len(self.tokens):
             raise WhereError(f"unexpected {self.tokens[self.pos][1]!r} after a complete condition")
         return tree
 
-    def any_of(self) -> tuple:
+    def any_of(self) -> Condition:
         parts = [self.all_of()]
         while self.peek("kw", "or"):
             self.pos += 1
             parts.append(self.all_of())
         return parts[0] if len(parts) == 1 else ("or", parts)
 
-    def all_of(self) -> tuple:
+    def all_of(self) -> Condition:
         parts = [self.negation()]
         while self.peek("kw", "and"):
             self.pos += 1
             parts.append(self.negation())
         return parts[0] if len(parts) == 1 else ("and", parts)
 
-    def negation(self) -> tuple:
+    def negation(self) -> Condition:
         if self.peek("kw", "not"):
             self.pos += 1
             return ("not", self.negation())
@@ -105,7 +108,7 @@ class Parser:
             return tree
         return self.comparison()
 
-    def comparison(self) -> tuple:
+    def comparison(self) -> Condition:
         column = self.take("name", what="a column name")
         if self.peek("kw", "is"):
             self.pos += 1
@@ -140,7 +143,7 @@ class Parser:
         raise WhereError("expected a value: 'text', a number, true or false")
 
 
-def parse_where(where: str | dict[str, Any]) -> tuple:
+def parse_where(where: str | dict[str, Any]) -> Condition:
     """The condition tree of a `where:` string or mapping."""
     if isinstance(where, dict):
         if not where:
@@ -152,7 +155,7 @@ def parse_where(where: str | dict[str, Any]) -> tuple:
     return Parser(where).parse()
 
 
-def where_columns(tree: tuple) -> set[str]:
+def where_columns(tree: Condition) -> set[str]:
     if tree[0] in ("and", "or"):
         return set().union(*(where_columns(part) for part in tree[1]))
     if tree[0] == "not":
@@ -171,7 +174,7 @@ def compile_where(where: str | dict[str, Any], schema: Any) -> Any:
     return build(tree, schema)
 
 
-def build(tree: tuple, schema: Any) -> Any:
+def build(tree: Condition, schema: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
