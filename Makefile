@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml $(LLAMA_WHEEL_STAMP)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate,demo,hub,dev,finetune,ray]"
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e ".[embedded,corpus,curate,demo,hub,dev,finetune,ray,data]"
 	touch $@
 
 install: $(VENV)/.installed

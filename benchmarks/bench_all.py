@@ -48,6 +48,7 @@ BENCHES = (
     Bench("corpus", "bench_corpus.py", "corpus.json", 1800),
     Bench("startup", "bench_startup.py", "startup.json", 600),
     Bench("review", "bench_review.py", "review.json", 1800),
+    Bench("data", "bench_data.py", "data.json", 3600),
 )
 
 

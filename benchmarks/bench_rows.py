@@ -191,6 +191,22 @@ def review_rows(d: dict) -> list[Row]:
     return rows
 
 
+def data_rows(d: dict) -> list[Row]:
+    cmd = f"{PY}bench_data.py"
+    sizes = sorted(d["memory"], key=int)
+    small, large = d["memory"][sizes[0]], d["memory"][sizes[-1]]
+    speed = d["speed"]
+    return [
+        Row(f"peak RSS of a dry run from a Parquet file (`sampler: each`, one record per row), "
+            f"{int(sizes[-1]):,} vs {int(sizes[0]):,} rows",
+            f"**{d['memory_ratio']:.2f}×** ({large['peak_rss_mb']:.0f} vs {small['peak_rss_mb']:.0f} MB)",
+            "< 500 MB at the largest size", verdict(large["peak_rss_mb"] < 500), cmd),
+        Row(f"records/s of a dry run, {speed['n']:,} records: rows of a {int(sizes[-1]):,}-row Parquet file vs an inline list",
+            f"**{speed['ratio']:.2f}×** ({speed['parquet']['records_per_s']:,} vs {speed['inline_list']['records_per_s']:,} records/s)",
+            "≥ 0.8×", verdict(speed["ratio"] >= 0.8), cmd),
+    ]
+
+
 def _num(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -202,4 +218,5 @@ ROW_BUILDERS: dict[str, Callable[[dict], list[Row]]] = {
     "dedup": dedup_rows, "memory": memory_rows, "corpus": corpus_rows,
     "startup": startup_rows,
     "review": review_rows,
+    "data": data_rows,
 }

@@ -16,12 +16,13 @@ from .executors.base import Executor, LocalExecutor
 from .export.run_files import export_run
 from .prepare.backends import resolve_backend_spec
 from .prepare.directory import RunDirectory
-from .prepare.plan import check_n, prepare_run
+from .prepare.plan import check_n, load_run_recipe, prepare_run
 from .prepare.session import open_session
 from .recipe.model import BackendSpec, Recipe
 from .registry import Registry
 from .runner import RunOptions, RunStats
 from .runner.outage import OutageTooLong
+from .sampling.data import records_for_run
 
 __all__ = ["run", "run_async", "RunResult", "resolve_backend_spec", "run_in_new_loop"]
 
@@ -49,12 +50,25 @@ class RunResult:
     def dataset(self) -> Path:
         return self.out / "dataset.jsonl"
 
+    def to_pandas(self) -> Any:
+        """The kept rows, in record order, as a pandas DataFrame."""
+        from .export.frames import to_pandas
+
+        return to_pandas(self.out)
+
+    def to_datasets(self) -> Any:
+        """The kept rows, in record order, as a `datasets.Dataset`."""
+        from .export.frames import to_datasets
+
+        return to_datasets(self.out)
+
 
 def run(
     recipe: Recipe | str | Path,
-    n: int,
-    out: str | Path,
+    n: int | None = None,
+    out: str | Path | None = None,
     *,
+    data: dict[str, Any] | None = None,
     backend: BackendSpec | Backend | None = None,
     options: RunOptions | None = None,
     registry: Registry | None = None,
@@ -71,8 +85,11 @@ def run(
     dollars; `budget` stops it before the directory's spend could pass that many dollars
     (resumable: run again with a higher budget). `executor` (a `synthloom.executors.RayExecutor`)
     shards the records over a Ray cluster; the result is the same. Works in scripts and notebooks.
+    `data` gives entity lists by name as in-memory data (a pandas or polars DataFrame, a
+    `datasets.Dataset`, a pyarrow Table or a list of dicts) in place of the recipe's files.
+    `n` None makes one record per row when a slot uses `sampler: each` (else 10); `out` None is runs/NAME.
     """
-    coroutine = run_async(recipe, n, out, backend=backend, options=options, registry=registry,
+    coroutine = run_async(recipe, n, out, data=data, backend=backend, options=options, registry=registry,
                           on_progress=on_progress, corpus=corpus, prices=prices, budget=budget, executor=executor)
     try:
         asyncio.get_running_loop()
@@ -94,9 +111,10 @@ def run_in_new_loop(coroutine: Any) -> Any:
 
 async def run_async(
     recipe: Recipe | str | Path,
-    n: int,
-    out: str | Path,
+    n: int | None = None,
+    out: str | Path | None = None,
     *,
+    data: dict[str, Any] | None = None,
     backend: BackendSpec | Backend | None = None,
     options: RunOptions | None = None,
     registry: Registry | None = None,
@@ -107,11 +125,14 @@ async def run_async(
     executor: Executor | None = None,
 ) -> RunResult:
     """The async form of `run`."""
-    check_n(n)
+    if n is not None:
+        check_n(n)
     executor = executor or LocalExecutor()
-    with RunDirectory(out) as directory:
+    recipe = load_run_recipe(recipe)
+    with RunDirectory(out if out is not None else Path("runs") / recipe.name) as directory:
         plan = prepare_run(recipe, directory, backend=backend, options=options, registry=registry, corpus=corpus,
-                           prices=prices, budget=budget)
+                           prices=prices, budget=budget, data=data)
+        n = records_for_run(n, plan.recipe, plan.entities)  # -n may be left out when a slot walks rows with `each`
         if plan.spec.batch and not isinstance(executor, LocalExecutor):
             raise ConfigError("--batch runs in this process: leave out --executor ray")
         async with open_session(plan, directory) as session:

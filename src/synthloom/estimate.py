@@ -192,6 +192,7 @@ async def estimate_async(
     stage actually produced and how often it was called.
     """
     from .api import run_async
+    from .sampling.data import records_for_run
 
     if n < 1 or sample < 1 or pilot < 0:
         raise ConfigError("-n and --sample must be at least 1, --pilot 0 or more")
@@ -216,6 +217,7 @@ async def estimate_async(
         with RunDirectory(Path(tmp) / "structure") as directory:
             plan = prepare_run(recipe, directory, backend=backend, registry=registry, corpus=corpus,
                                options=RunOptions(concurrency=8, max_attempts=1))
+            records_for_run(n, plan.recipe, plan.entities)  # -n past the last row of an `each` slot is refused, as in run
             counters: dict[str, BackendBase | None] = dict(plan.backends)
             counting = await start_counters(counters)
             try:

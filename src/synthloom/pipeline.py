@@ -20,7 +20,9 @@ from .recipe.load import FieldProblem, problem_to_error, validation_error
 from .recipe.model import Recipe
 from .record import Record
 from .registry import Registry
-from .sampling import EntityList, Sampler, load_entities, make_sampler
+from .sampling import EntityList, Sampler, load_entities
+from .sampling.columns import check_columns
+from .sampling.rows import PROVENANCE, EachSampler, make_slot_sampler
 from .stages.base import BuiltStage, StageContext
 from .templates import PromptTemplate, TemplateSyntaxProblem
 
@@ -42,8 +44,23 @@ class Pipeline:
     sections: list[tuple[str, int]] = field(default_factory=list)  # per stage: ("stages"|"curate", position)
 
     def new_record(self, index: int) -> Record:
-        slots = {name: sampler.sample(index) for name, sampler in self.samplers.items()}
-        return Record(index=index, id=f"{self.recipe.name}-{index:06d}", slots=slots)
+        rows = self.rows
+        if rows is None:
+            slots = {name: sampler.sample(index) for name, sampler in self.samplers.items()}
+            return Record(index=index, id=f"{self.recipe.name}-{index:06d}", slots=slots)
+        item, basis, provenance = rows.take(index)  # seeds follow the row, not its position (rows.py)
+        slots = {name: item if sampler is rows else sampler.sample(index if sampler.positional else basis)  # type: ignore[arg-type]
+                 for name, sampler in self.samplers.items()}
+        return Record(index=index, id=f"{self.recipe.name}-{index:06d}", slots=slots, fields=provenance, basis=basis)
+
+    @property
+    def rows(self) -> EachSampler | None:
+        """The slot that walks a list row by row (`sampler: each`), if any."""
+        return next((s for s in self.samplers.values() if isinstance(s, EachSampler)), None)
+
+    def records_in_data(self) -> int | None:
+        """How many records the rows make (rows × per_row), when a slot uses `each`."""
+        return self.rows.records if self.rows is not None else None
 
     def fingerprint(self) -> str:
         """Changes whenever anything that shapes the records changes (not n, not concurrency)."""
@@ -51,7 +68,7 @@ class Pipeline:
         for spec in recipe.get("backends", {}).values():  # how a backend is driven does not shape records
             for key in RUNTIME_BACKEND_FIELDS:
                 spec.pop(key, None)
-        entities = {name: [e.items, e.weights] for name, e in self.entities.items()}
+        entities = {name: e.fingerprint() for name, e in self.entities.items()}
         corpus = getattr(self.corpus, "fingerprint", None)
         blob = json.dumps([recipe, entities] + ([corpus] if corpus else []), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
@@ -65,19 +82,23 @@ RUNTIME_BACKEND_FIELDS = ("timeout", "api_key_env", "rpm", "tpm", "adaptive", "l
 
 def build_pipeline(recipe: Recipe, registry: Registry, model: str = "",
                    generated: dict[str, list[str]] | None = None, models: dict[str, str] | None = None,
-                   loaded: dict[str, EntityList] | None = None, corpus: Any = None) -> Pipeline:
+                   loaded: dict[str, EntityList] | None = None, corpus: Any = None,
+                   tables: Any = None, data: dict[str, Any] | None = None) -> Pipeline:
     """Resolve and check the whole recipe; raises RecipeError naming file, line and field.
 
     `model` is the backend's model id, which stages put in every request (and so in its key).
+    Data files are converted into `tables` (a sampling.tables.TableCache; default: a temporary
+    one); `data` gives in-memory data for entity lists by name (the Python API's `data=`).
     """
     try:
-        entities = load_entities(recipe, generated, loaded, corpus)
+        entities = load_entities(recipe, generated, loaded, corpus, tables, data)
         samplers = build_samplers(recipe, entities)
         check_backend_names(recipe)
         context = StageContext(recipe.seed, recipe.params, model, models or {}, corpus, recipe.base_dir)
         built = build_stages(recipe, registry, context, "stages") + build_stages(recipe, registry, context, "curate")
         bind_steps(built)
         check_names(recipe, samplers, built)
+        check_columns(recipe, entities, [(where, templates_of(step), step) for where, step in built], template_field)
     except FieldProblem as problem:
         raise problem_to_error(problem, recipe) from None
     per_record = [(where, step) for where, step in built if not is_dataset_step(step)]
@@ -106,9 +127,13 @@ def build_samplers(recipe: Recipe, entities: dict[str, EntityList]) -> dict[str,
         if spec.source not in entities:
             raise FieldProblem(("slots", name), f"uses entity list {spec.source!r}, which is not defined{suggest(spec.source, entities)}")
         try:
-            samplers[name] = make_sampler(spec.sampler, entities[spec.source], recipe.seed, name, spec.k)
+            samplers[name] = make_slot_sampler(spec, entities[spec.source], recipe.seed, name)
         except ValueError as exc:
             raise FieldProblem(("slots", name), str(exc)) from None
+    walkers = [name for name, sampler in samplers.items() if isinstance(sampler, EachSampler)]
+    if len(walkers) > 1:
+        raise FieldProblem(("slots", walkers[1], "sampler"), f"only one slot can walk rows with `each` "
+                           f"({walkers[0]!r} already does): put the columns you need in one file")
     return samplers
 
 
@@ -186,6 +211,8 @@ def check_names(recipe: Recipe, samplers: dict[str, Sampler], built: list[tuple[
         if slot in RESERVED:
             raise FieldProblem(("slots", slot), f"{slot!r} is reserved for the record itself")
     available = set(samplers) | RESERVED
+    if any(isinstance(sampler, EachSampler) for sampler in samplers.values()):
+        available |= set(PROVENANCE)
     seen_stage_names: set[str] = set()
     for position, ((section, i), stage) in enumerate(built):
         if stage.name in seen_stage_names:

@@ -24,6 +24,11 @@ class Record:
     fields: dict[str, Any] = field(default_factory=dict)
     lineage: list[dict[str, Any]] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+    basis: Any = None  # what seeds derive from, when not the index: a data row's id or content (sampling/rows.py)
+
+    @property
+    def seed_basis(self) -> Any:
+        return self.index if self.basis is None else self.basis
 
     def variables(self) -> dict[str, Any]:
         """What a template can see: slots, earlier outputs, and the record's id and index."""

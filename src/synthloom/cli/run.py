@@ -15,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="generate a dataset from a recipe (re-run to resume)",
                        description="Generate records 0..N-1 of a recipe into --out. Re-running the same command resumes.")
     p.add_argument("recipe", type=Path)
-    p.add_argument("-n", type=int, default=10, help="number of records to generate (default 10)")
+    p.add_argument("-n", type=int, help="number of records to generate (default: one per row when a slot uses "
+                                        "`sampler: each`, else 10)")
     p.add_argument("--out", type=Path, help="output directory (default runs/RECIPE_NAME)")
     p.add_argument("--backend", dest="kind", help="embedded, openai, fake, or a plugin's name (default: the recipe's)")
     p.add_argument("--model", help="GGUF path (embedded) or model name (openai)")

@@ -79,7 +79,8 @@ def report(args: argparse.Namespace, recipe, registry, pipeline) -> int:
     print(f"  backend: {recipe.backend.kind}" + (f" ({recipe.backend.model})" if recipe.backend.model else ""))
     if pipeline.corpus is not None:
         print(f"  corpus: {len(pipeline.corpus)} chunks")
-    for index in range(args.show):
+    shown = args.show if pipeline.rows is None else min(args.show, pipeline.rows.records)  # `each` stops at the last row
+    for index in range(shown):
         record = pipeline.new_record(index)
         print(f"\n--- record {record.id} slots={record.slots}")
         request = render_first(pipeline, recipe, record)

@@ -23,6 +23,7 @@ from ..registry import Registry, default_registry
 from ..runner import DEFAULT, RunOptions
 from ..runner.limits import LimitSettings
 from ..sampling import EntityList
+from ..sampling.tables import TableCache
 from ..stages.base import StageContext
 from .backends import fit_in_flight, limit_settings, make_backend
 from .directory import RunDirectory
@@ -75,20 +76,26 @@ def load_run_recipe(recipe: Recipe | str | Path) -> Recipe:
 
 def prepare_run(recipe: Recipe | str | Path, directory: RunDirectory, *, backend: BackendSpec | Backend | None = None,
                 options: RunOptions | None = None, registry: Registry | None = None, corpus: str | Path | None = None,
-                prices: PriceTable | None = None, budget: float | None = None) -> RunPlan:
-    """Check everything that can be checked without a request; raises RecipeError or ConfigError."""
+                prices: PriceTable | None = None, budget: float | None = None,
+                data: dict[str, Any] | None = None) -> RunPlan:
+    """Check everything that can be checked without a request; raises RecipeError or ConfigError.
+
+    Data files (and `data`, in-memory data by entity name) are converted into OUT/data, under the
+    run's lock, once every check passed (sampling/tables)."""
     recipe = load_run_recipe(recipe)
     registry = registry or default_registry()
     options = options or RunOptions()
     prices = prices if prices is not None else PriceTable.for_run(recipe)
     Budget(prices, budget)  # a budget without prices is a setting error, found before any work
     index, ingested = open_run_corpus(recipe, directory, corpus)
-    checked = build_pipeline(recipe, registry, corpus=index)  # recipe errors first, before any backend setting
+    tables = TableCache(keep=directory.path / "data", claim=directory.claim)
+    checked = build_pipeline(recipe, registry, corpus=index, tables=tables, data=data)  # recipe errors first
     default, spec = make_backend(backend or recipe.backend, registry, recipe)
     backends = {DEFAULT: default}
     backends |= {name: make_backend(other, registry, recipe, ("backends", name))[0] for name, other in recipe.backends.items()}
     fit_in_flight(backends.values(), options)
     limits = {DEFAULT: limit_settings(spec), **{name: limit_settings(other) for name, other in recipe.backends.items()}}
+    tables.commit()  # data files converted for this run go into OUT/data now that every check passed
     return RunPlan(recipe, registry, directory.path, options, spec, backends, limits, prices, budget, checked.entities,
                    index, ingested)
 

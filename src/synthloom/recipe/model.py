@@ -18,6 +18,7 @@ __all__ = [
     "Price",
     "GenerationParams",
     "EntityFile",
+    "HubEntity",
     "WeightedItems",
     "SlotSpec",
     "StageSpec",
@@ -143,11 +144,33 @@ class Price(Strict):
 
 
 class EntityFile(Strict):
-    """An entity list read from a text file, one item per line (relative to the recipe)."""
+    """An entity list from a file (relative to the recipe): a text file, one item per line, or a
+    data file (.jsonl .json .csv .tsv .parquet .arrow, a `datasets` directory), one item per row."""
 
     file: str
+    columns: list[str] | None = Field(None, min_length=1, description="data files: the columns to keep (default: all)")
+    column: str | None = Field(None, min_length=1, description="data files: one column, whose values make a plain list")
+    where: str | dict[str, Any] | None = Field(None, description="data files: the rows to keep, e.g. \"label != ''\"")
+    split: str | None = Field(None, description="a `datasets` DatasetDict directory: the split (default train)")
 
     _check_path = field_validator("file")(check_path)
+
+    @model_validator(mode="after")
+    def column_or_columns(self) -> EntityFile:
+        if self.column is not None and self.columns is not None:
+            raise ValueError("give `column` (one column as a plain list) or `columns` (rows as mappings), not both")
+        return self
+
+
+class HubEntity(Strict):
+    """A Hugging Face Hub dataset by name (needs the network or a local HF cache, and `datasets`)."""
+
+    hub: str = Field(min_length=1)
+    config: str | None = None
+    split: str = "train"
+    columns: list[str] | None = Field(None, min_length=1)
+    column: str | None = Field(None, min_length=1)
+    where: str | dict[str, Any] | None = None
 
 
 class WeightedItems(Strict):
@@ -220,7 +243,7 @@ class CorpusSpec(Strict):
 EntityItem = str | dict[str, str]
 """An entity is text, or a mapping of texts used as {{ slot.key }} (e.g. a pair of roles)."""
 
-EntitySpec = list[EntityItem] | EntityFile | WeightedItems | TreeEntity | ChunksEntity
+EntitySpec = list[EntityItem] | EntityFile | HubEntity | WeightedItems | TreeEntity | ChunksEntity
 
 
 class SlotSpec(Strict):
@@ -229,8 +252,10 @@ class SlotSpec(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     source: str = Field(alias="from")
-    sampler: Literal["uniform", "weighted", "coverage"] = "uniform"
-    k: int = Field(1, ge=1, description="number of distinct items; k > 1 gives a list")
+    sampler: Literal["uniform", "weighted", "coverage", "each"] = "uniform"
+    k: int = Field(1, ge=1, description="number of distinct items; k > 1 gives a list (per label with `stratify`)")
+    per_row: int = Field(1, ge=1, le=1000, description="sampler each: records made from each row")
+    stratify: str | None = Field(None, min_length=1, description="a column of the rows: k distinct items per value")
 
 
 class StageSpec(BaseModel):

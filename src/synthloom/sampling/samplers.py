@@ -22,13 +22,22 @@ def derive_seed(*parts: object) -> int:
 
 
 class Sampler(Protocol):
-    """Gives the slot value for record `index`: one item, or a list of k distinct items."""
+    """Gives the slot value for record `index`: one item, or a list of k distinct items.
+
+    A `positional` sampler is given the record's index (a coverage deck, `each`); the others
+    are given the record's seed basis, which is its index unless the record walks rows of
+    data (then its row's id or content: see rows.py).
+    """
+
+    positional: bool
 
     def sample(self, index: int) -> str | list[str]: ...
 
 
 class UniformSampler:
     """Each record draws independently and uniformly (k distinct items when k > 1)."""
+
+    positional = False
 
     def __init__(self, entity: EntityList, seed: int, slot: str, k: int = 1):
         self.items = entity.items
@@ -43,6 +52,8 @@ class UniformSampler:
 
 class WeightedSampler:
     """Draws proportionally to the list's weights (without replacement when k > 1)."""
+
+    positional = False
 
     def __init__(self, entity: EntityList, seed: int, slot: str, k: int = 1):
         self.items = entity.items
@@ -72,6 +83,8 @@ class CoverageSampler:
     With k > 1 a record that straddles two decks could draw an item twice; the repeat is
     replaced by the next unused item of the following deck.
     """
+
+    positional = True
 
     def __init__(self, entity: EntityList, seed: int, slot: str, k: int = 1):
         self.items = entity.items

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..recipe.load import FieldProblem
-from ..recipe.model import ChunksEntity, EntityFile, Recipe, TreeEntity, WeightedItems
+from ..recipe.model import ChunksEntity, EntityFile, HubEntity, Recipe, TreeEntity, WeightedItems
+from .entity import EntityList
 
 __all__ = ["EntityList", "load_entities", "read_items", "read_bytes_limited"]
-
-
-@dataclass(frozen=True)
-class EntityList:
-    """A named list of items, optionally with relative weights."""
-
-    name: str
-    items: tuple[Any, ...]
-    weights: tuple[float, ...] | None = None
 
 
 MAX_FILE_BYTES = 256 << 20
@@ -103,12 +94,19 @@ def check_one_shape(name: str, items: list[Any]) -> None:
 
 
 def load_entities(recipe: Recipe, generated: dict[str, list[str]] | None = None,
-                  loaded: dict[str, EntityList] | None = None, corpus: Any = None) -> dict[str, EntityList]:
+                  loaded: dict[str, EntityList] | None = None, corpus: Any = None,
+                  tables: Any = None, data: dict[str, Any] | None = None) -> dict[str, EntityList]:
     """Resolve every entity list of the recipe; raises FieldProblem naming the list.
 
     Lists made by the LLM at run time (topic trees) come in `generated`; without it (validation)
     they stand in as one placeholder item. Lists in `loaded` (an earlier pass) are not read again.
+    Data files are converted into `tables` (a TableCache); `data` gives in-memory data for lists
+    by name (the Python API's `data=`), in place of what the recipe says.
     """
+    unknown = sorted(set(data or {}) - set(recipe.entities))
+    if unknown:
+        raise FieldProblem(("entities",), f"data= gives {unknown[0]!r}, which is not an entity list of the recipe "
+                           f"(lists: {', '.join(recipe.entities) or 'none'})")
     lists: dict[str, EntityList] = {}
     for name, spec in recipe.entities.items():
         if loaded and name in loaded and not isinstance(spec, TreeEntity):
@@ -117,6 +115,8 @@ def load_entities(recipe: Recipe, generated: dict[str, list[str]] | None = None,
             entity = EntityList(name, unique(tree_entity_items(recipe, name, spec, generated)))
         elif isinstance(spec, ChunksEntity):
             entity = EntityList(name, tuple(chunk_items(recipe, name, spec, corpus)))
+        elif name in (data or {}) or isinstance(spec, HubEntity) or isinstance(spec, EntityFile) and is_table(recipe, spec):
+            entity = table_entity(recipe, name, spec, tables, (data or {}).get(name))
         elif isinstance(spec, EntityFile):
             path = (recipe.base_dir / spec.file).resolve()
             try:
@@ -135,7 +135,21 @@ def load_entities(recipe: Recipe, generated: dict[str, list[str]] | None = None,
         else:
             check_one_shape(name, spec)
             entity = EntityList(name, unique(clean(item) for item in spec))
-        if not entity.items:
+        if not len(entity.items):
             raise FieldProblem(("entities", name), "the list is empty")
         lists[name] = entity
     return lists
+
+
+def is_table(recipe: Recipe, spec: EntityFile) -> bool:
+    """A data file (by extension, or a directory) rather than a text list; options need one."""
+    from .tables import format_of
+
+    path = (recipe.base_dir / spec.file)
+    return format_of(path) is not None or any(v is not None for v in (spec.columns, spec.column, spec.where, spec.split))
+
+
+def table_entity(recipe: Recipe, name: str, spec: Any, tables: Any, data: Any) -> EntityList:
+    from .data import load_table_entity
+
+    return load_table_entity(recipe, name, spec, tables, data)

@@ -34,7 +34,7 @@ class RequestMaker:
         """The stage's fixed seed, or one derived from (recipe seed, record, stage, call)."""
         if self.params.seed is not None:
             return self.params.seed if not call else derive_seed(self.params.seed, *call) % 2**31
-        return derive_seed(self.seed, record.index, self.stage, *call) % 2**31
+        return derive_seed(self.seed, record.seed_basis, self.stage, *call) % 2**31
 
     def request(self, messages: list[Message] | tuple[Message, ...], record: Record, *call: object,
                 response_format: dict[str, Any] | None = None, **overrides: Any) -> Request:

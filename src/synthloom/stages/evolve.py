@@ -109,7 +109,7 @@ class EvolveStage(StageBase):
         self.fingerprint = fingerprint_of(config.input, *OPERATIONS.values())
 
     def operation(self, record: Record, step: int) -> str:
-        return random.Random(derive_seed(self.seed, record.index, self.name, step)).choice(self.config.operations)
+        return random.Random(derive_seed(self.seed, record.seed_basis, self.name, step)).choice(self.config.operations)
 
     def evolve_request(self, record: Record) -> Request:
         state = record.state[self.name]

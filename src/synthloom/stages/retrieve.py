@@ -78,7 +78,7 @@ class RetrieveStage(StageBase):
         if not hits:
             return Rejected("no_context", f"{self.name}: nothing in the corpus matches {query[:80]!r}")
         if self.config.pool:
-            rng = random.Random(derive_seed(self.seed, record.index, self.name))
+            rng = random.Random(derive_seed(self.seed, record.seed_basis, self.name))
             hits = sorted(rng.sample(hits, min(self.config.k, len(hits))), key=hits.index)
         items = [hit.chunk.as_item() for hit in hits[: self.config.k]]
         return {self.name: items[0] if self.config.k == 1 else items}

@@ -6,10 +6,12 @@ from .length import LengthFilter
 from .refusal import RefusalFilter
 from .regex import RegexFilter
 from .repetition import RepetitionFilter
+from .similarity import SimilarityFilter
 from .truncated import TruncatedFilter
 
 __all__ = ["Filter", "FilterConfig", "LengthFilter", "RepetitionFilter", "LanguageFilter", "RegexFilter",
-           "RefusalFilter", "TruncatedFilter", "FILTERS"]
+           "RefusalFilter", "TruncatedFilter", "SimilarityFilter", "FILTERS"]
 
 FILTERS = {"length": LengthFilter, "repetition": RepetitionFilter, "language": LanguageFilter,
-           "regex": RegexFilter, "refusal": RefusalFilter, "truncated": TruncatedFilter}
+           "regex": RegexFilter, "refusal": RefusalFilter, "truncated": TruncatedFilter,
+           "similarity": SimilarityFilter}
