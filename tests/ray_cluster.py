@@ -38,6 +38,7 @@ class Cluster:
     base: Path
     hidden: Path
     nodes: list[subprocess.Popen] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)  # each worker node's mount namespace
 
     def add_worker_node(self, cpus: int = 2) -> subprocess.Popen:
         temp = self.base / f"w{len(self.nodes)}"
@@ -47,6 +48,7 @@ class Cluster:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.nodes.append(node)
         wait_for(temp / "session_latest", node)
+        self.namespaces.append(os.readlink(f"/proc/{node.pid}/ns/mnt"))
         time.sleep(3)  # the raylet registers with the head a moment after its session exists
         return node
 
@@ -54,7 +56,7 @@ class Cluster:
         """kill -9 a worker node: its raylet, its workers, everything under its temp dir."""
         index = self.nodes.index(node)
         kill_group(node)
-        kill_matching(str(self.base / f"w{index}"))
+        kill_in_namespace(self.namespaces[index])
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -71,6 +73,18 @@ def kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def kill_in_namespace(namespace: str) -> None:
+    """SIGKILL every process of a worker node's own mount namespace (its raylet and Ray workers,
+    which rename themselves `ray::...`)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "ns" / "mnt") == namespace:
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                continue
 
 
 def kill_matching(text: str) -> None:
@@ -102,8 +116,9 @@ def two_node_cluster(hidden: Path, cpus: int = 2) -> Iterator[Cluster]:
         cluster.add_worker_node(cpus)
         yield cluster
     finally:
-        for node in cluster.nodes:
+        for node, namespace in zip(cluster.nodes, cluster.namespaces):
             kill_group(node)
+            kill_in_namespace(namespace)
         kill_group(head)
         kill_matching(str(base))
         shutil.rmtree(base, ignore_errors=True)
