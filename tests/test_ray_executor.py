@@ -108,10 +108,13 @@ def test_ray_settings_errors_are_one_line(write_recipe, tmp_path, capsys):
     assert main(["run", str(recipe), "--out", str(tmp_path / "o"), "--ray-workers", "2"]) == 2
     assert main(["run", str(recipe), "--out", str(tmp_path / "o"), "--executor", "ray", "--ray-workers", "0"]) == 2
     assert main(["run", str(recipe), "--out", str(tmp_path / "o"), "--executor", "ray",
-                 "--ray-address", "ray://127.0.0.1:9"]) == 2
+                 "--ray-address", "127.0.0.1:9"]) == 2
+    assert main(["run", str(recipe), "--out", str(tmp_path / "o"), "--executor", "ray",
+                 "--ray-address", "ray://127.0.0.1:10001"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 3 and all(line.startswith("synthloom: error: ") for line in lines)
+    assert len(lines) == 4 and all(line.startswith("synthloom: error: ") for line in lines)
     assert "--executor ray" in lines[0] and "at least 1" in lines[1] and "Ray cluster" in lines[2]
+    assert "Ray Client" in lines[3] and "--ray-address auto" in lines[3]
 
 
 def test_without_ray_installed_the_error_names_the_extra(write_recipe, tmp_path, capsys, monkeypatch):

@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local (this process, the default) or ray: shard the records over a Ray cluster")
     p.add_argument("--ray-address", help="with --executor ray: 'auto' (the cluster on this machine), "
-                                         "ray://HOST:10001, or none to start a local one")
+                                         "HOST:6379 (a cluster's head; run on one of its nodes), or none to start a local one")
     p.add_argument("--ray-workers", type=int, help="with --executor ray: shards (default: the cluster's CPUs)")
     p.add_argument("--batch", action="store_true", default=None,
                    help="send through the provider's batch API (openai, anthropic): half the price, answers within "

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cost.budget import Budget
-from ..errors import RunStopped, SynthloomError, missing_extra
+from ..errors import ConfigError, RunStopped, SynthloomError, missing_extra
 from ..pipeline import Pipeline
 from ..prepare.backends import close_all, start_all
 from ..prepare.plan import RunPlan
@@ -46,6 +46,12 @@ class RayExecutor:
     poll: float = 0.5
     used_workers: int = 0  # how many shards the last run had
 
+    def __post_init__(self) -> None:
+        if self.address and self.address.startswith("ray://"):
+            raise ConfigError(f"--ray-address {self.address}: a Ray Client driver runs off the cluster, where the run's "
+                              "store writer cannot reach its output directory; run synthloom on a node of the cluster "
+                              "with --ray-address auto (or HOST:6379)")
+
     def describe(self) -> str:
         return f"ray ({self.address or 'local cluster'})"
 
@@ -69,6 +75,7 @@ class RayExecutor:
             raise missing_extra("ray", exc) from None
         started_here = not ray.is_initialized()
         if started_here:
+            check_reachable(self.address)
             try:
                 local = {"object_store_memory": 256 * 1024 * 1024} if self.address is None else {}
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
@@ -122,6 +129,19 @@ class RayExecutor:
                 progress = await asyncio.to_thread(ray.get, writer.progress.remote())
                 stats.kept, stats.failed = progress["kept"], progress["failed"]
                 on_progress(stats)
+
+
+def check_reachable(address: str | None) -> None:
+    """A HOST:PORT that refuses connections is one line now (ray.init would retry for minutes)."""
+    import socket
+
+    host, _, port = (address or "").rpartition(":")
+    if not host or not port.isdigit():
+        return  # a local cluster, or "auto"
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as exc:
+        raise RunStopped(f"cannot reach the Ray cluster ({address}): {exc.strerror or exc}") from None
 
 
 def start_writer(ray: Any, session: RunSession, budget: Budget | None) -> Any:
