@@ -147,17 +147,3 @@ def test_a_killed_worker_node_stops_the_run_with_one_line_and_a_re_run_resumes(w
         total = completions(url)
     assert total - 2 * n <= 2 * 4
     assert len((out / "dataset.jsonl").read_text().splitlines()) == n
-
-
-def test_a_writer_that_cannot_see_the_store_stops_the_run_with_one_line(write_recipe, tmp_path):
-    """The writer is checked against a token the driver wrote: a store of the same path elsewhere is refused."""
-    from synthloom.executors.ray_store import StoreWriter
-    from synthloom.errors import RunStopped
-    from synthloom.store import Store
-
-    Store(tmp_path / "store.sqlite").close()
-    writer = StoreWriter(str(tmp_path / "store.sqlite"), "token", None)
-    with pytest.raises(RunStopped, match="another"):
-        writer.open("node")
-    with pytest.raises(RunStopped, match="cannot see"):
-        StoreWriter(str(tmp_path / "nowhere" / "store.sqlite"), "token", None).open("node")

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 
 from ..backends.base import Request, Response
 from ..cost.budget import Budget, BudgetReached
-from ..errors import RunStopped
+from ..errors import RunStopped, SynthloomError
 from ..record import Record
 from ..store import Store
 
@@ -171,7 +171,10 @@ class RemoteStore:
                         future.set_result(answer)
                 self.moved.set()
 
-    def stopped(self) -> RunStopped:
+    def stopped(self) -> SynthloomError:
+        cause = getattr(self.broken, "cause", None) or self.broken
+        if isinstance(cause, SynthloomError):
+            return cause  # the writer's own one line (a full disk, say)
         text = str(self.broken).strip().splitlines()
         return RunStopped(f"a Ray worker lost the run's store writer ({type(self.broken).__name__}: "
                           f"{text[-1] if text else ''}); re-run the same command to continue")
