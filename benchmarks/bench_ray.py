@@ -137,7 +137,7 @@ def main() -> int:  # noqa: C901 - one straight run of measurements
     parser.add_argument("--dry-n", type=int, default=200_000, help="records of the largest dry run through Ray")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "ray.json")
     a = parser.parse_args()
-    results: dict = {"n": a.n, "cpus": os.cpu_count(), "runs": {}}
+    results: dict = {"n": a.n, "cpus": os.cpu_count(), "load_at_start": round(os.getloadavg()[0], 2), "runs": {}}
     with tempfile.TemporaryDirectory(prefix="synthloom-bench-ray-") as tmp, serve_subprocess() as url, \
             cluster(4) as (address, base):
         backend = ["--backend", "openai", "--base-url", url, "--model", "bench", "-n", str(a.n)]
