@@ -102,8 +102,8 @@ def kill_matching(text: str) -> None:
 
 
 @contextlib.contextmanager
-def two_node_cluster(hidden: Path, cpus: int = 2) -> Iterator[Cluster]:
-    """A head (0 CPUs, this mount namespace) and one worker node (`cpus`, `hidden` covered)."""
+def two_node_cluster(hidden: Path, cpus: int = 2, nodes: int = 1) -> Iterator[Cluster]:
+    """A head (0 CPUs, this mount namespace) and `nodes` worker nodes (`cpus` each, `hidden` covered)."""
     base = Path(tempfile.mkdtemp(prefix="rl", dir="/tmp"))  # short: Ray's socket paths have a length limit
     port = free_port()
     head = subprocess.Popen([RAY, "start", "--head", "--num-cpus=0", f"--temp-dir={base / 'h'}",
@@ -113,7 +113,8 @@ def two_node_cluster(hidden: Path, cpus: int = 2) -> Iterator[Cluster]:
     cluster = Cluster(f"127.0.0.1:{port}", base, hidden)
     try:
         wait_for(base / "h" / "session_latest", head)
-        cluster.add_worker_node(cpus)
+        for _ in range(nodes):
+            cluster.add_worker_node(cpus)
         yield cluster
     finally:
         for node, namespace in zip(cluster.nodes, cluster.namespaces):

@@ -14,6 +14,7 @@ is used, so a killed run re-sends at most what was in flight.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +39,16 @@ COUNTERS = ("kept", "rejected", "failed", "requests", "cached", "retries", "prom
 class RayExecutor:
     """Run a run's records on Ray: `address` None starts a local cluster (`init` options go to
     ray.init, e.g. num_cpus), "auto" joins the one on this machine, "HOST:6379" another one.
-    `workers` is the number of shards (default: the cluster's CPUs)."""
+    `workers` is the number of shards (default: the cluster's CPUs). A shard whose worker or node
+    dies is retried up to `retries` times on what is left of the cluster, skipping the records it
+    stored; with no CPU left in the cluster for `wait_for_cpu` seconds the run stops."""
 
     address: str | None = None
     workers: int | None = None
     init: dict[str, Any] = field(default_factory=dict)
     poll: float = 0.5
+    retries: int = 3
+    wait_for_cpu: float = 300.0
     used_workers: int = 0  # how many shards the last run had
 
     def __post_init__(self) -> None:
@@ -90,7 +95,8 @@ class RayExecutor:
             try:
                 workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
                 workers = max(1, min(workers, len(todo)))
-                task = ray.remote(num_cpus=1, max_retries=0)(run_shard)
+                # a lost worker or node is retried (retry_exceptions off: an error of ours is not)
+                task = ray.remote(num_cpus=1, max_retries=self.retries, retry_exceptions=False)(run_shard)
                 refs = [task.remote(plan, todo[k::workers], writer, shared) for k in range(workers)]
                 await self.wait(ray, refs, writer, stats, on_progress)
                 results, errors = [], []
@@ -122,9 +128,19 @@ class RayExecutor:
 
     async def wait(self, ray: Any, refs: list[Any], writer: Any, stats: RunStats,
                    on_progress: ProgressCallback | None) -> None:
-        pending = list(refs)
+        pending, no_cpu_since = list(refs), None
         while pending:
             _, pending = await asyncio.to_thread(ray.wait, pending, num_returns=len(pending), timeout=self.poll)
+            if pending and ray.cluster_resources().get("CPU", 0) < 1:
+                no_cpu_since = no_cpu_since or time.monotonic()
+                if time.monotonic() - no_cpu_since > self.wait_for_cpu:
+                    for ref in pending:
+                        ray.cancel(ref, force=True)
+                    raise RunStopped(f"no Ray node with a CPU for the workers for {self.wait_for_cpu:.0f}s "
+                                     "(did the worker nodes die?); what was stored is kept: start a node and "
+                                     "re-run the same command to continue")
+            else:
+                no_cpu_since = None
             if on_progress:
                 progress = await asyncio.to_thread(ray.get, writer.progress.remote())
                 stats.kept, stats.failed = progress["kept"], progress["failed"]
@@ -180,6 +196,7 @@ def run_shard(plan: RunPlan, indices: list[int], writer: Any, shared_budget: boo
 
 
 async def run_shard_async(plan: RunPlan, indices: list[int], writer: Any, shared_budget: bool) -> dict[str, Any]:
+    indices = await writer.unfinished.remote(indices)
     pipeline = plan.pipeline()
     store = RemoteStore(writer)
     tracker = RemoteBudget(store) if shared_budget else Budget(plan.prices) if plan.prices else None

@@ -48,6 +48,12 @@ class StoreWriter:
         if self.store.get_meta(TOKEN_KEY) != self.token:
             raise RunStopped(f"the Ray store writer on node {node} opened another {self.path} than the driver's")
 
+    def unfinished(self, indices: list[int]) -> list[int]:
+        """The indices of a shard still to do (a retried shard skips what its first attempt stored)."""
+        assert self.store is not None
+        done = self.store.finished_indices(max(indices, default=-1) + 1)
+        return [i for i in indices if i not in done]
+
     def apply(self, ops: list[tuple]) -> list[Any]:
         """Apply a worker's batch in order, in one transaction, committed before the answers go back."""
         assert self.store is not None
