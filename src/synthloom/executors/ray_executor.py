@@ -90,8 +90,9 @@ class RayExecutor:
                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         try:
             plan, tracker = session.plan, session.caller.budget
-            shared = plan.budget is not None and isinstance(tracker, Budget)
-            writer = start_writer(ray, session, tracker if shared else None)
+            budget = tracker if plan.budget is not None and isinstance(tracker, Budget) else None
+            shared = budget is not None  # held by the writer for every worker
+            writer = start_writer(ray, session, budget)
             try:
                 workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
                 workers = max(1, min(workers, len(todo)))

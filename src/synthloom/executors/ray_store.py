@@ -14,9 +14,10 @@ look-up waits while it is full), so a worker faster than the writer slows down i
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..backends.base import Request, Response
 from ..cost.budget import Budget, BudgetReached

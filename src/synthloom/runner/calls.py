@@ -13,7 +13,7 @@ import random
 from typing import Any
 
 from ..backends.base import AuthFailed, BackendBase, BackendError, Request, Response
-from ..cost.budget import BudgetLike
+from ..cost.budget import Budget, BudgetLike
 from ..store import CallStore
 from .limits import AdaptiveConcurrency, ConcurrencyFigures, LimitSettings, RateLimit
 from .options import DEFAULT, RunOptions, RunStats, backoff_delay
@@ -31,7 +31,7 @@ class Caller:
         self.store = store
         self.options = options or RunOptions()
         self.budget = budget
-        self.stats = RunStats(budget=budget)
+        self.stats = RunStats(budget=budget if isinstance(budget, Budget) else None)  # a worker's client: the writer reports
         self.rng = random.Random()
         limits = limits or {}
         slots = 1 if self.options.sequential else max(1, self.options.concurrency)
@@ -123,6 +123,10 @@ class Caller:
             raise
         rate.settle(tokens, response.usage)
         return response
+
+    def budget_reached(self) -> bool:
+        """Whether the budget (this run's, or the one a distributed run's workers share) is reached."""
+        return bool(self.budget and self.budget.reached)
 
     def count_usage(self, response: Response) -> None:
         self.stats.prompt_tokens += response.usage.prompt_tokens

@@ -8,8 +8,9 @@ response must be acknowledged as stored before it is used); records and failures
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Callable, Protocol
+from typing import Protocol
 
 from ..backends.base import Response
 from ..record import Record
