@@ -84,7 +84,8 @@ def test_killed_ray_run_resumes_without_paying_twice(write_recipe, tmp_path):
     assert 100 <= stored < 2 * n and not (out / "shards").exists()  # nothing written beside the run's store
 
     assert main(["run", str(recipe), "-n", str(n), "--out", str(out), "--quiet", "--executor", "ray"]) == 0
-    assert run_json(out)["this_run"]["requests_sent"] == 2 * n - stored  # every stored response reused
+    # every stored response reused (workers of the killed run may still store a few after `stored` was read)
+    assert 0 < run_json(out)["this_run"]["requests_sent"] <= 2 * n - stored
     assert responses(out / "store.sqlite") == 2 * n
     assert main(["run", str(recipe), "-n", str(n), "--out", str(tmp_path / "ref"), "--quiet"]) == 0
     assert (out / "dataset.jsonl").read_text() == (tmp_path / "ref" / "dataset.jsonl").read_text()
