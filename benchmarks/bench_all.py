@@ -49,6 +49,7 @@ BENCHES = (
     Bench("startup", "bench_startup.py", "startup.json", 600),
     Bench("review", "bench_review.py", "review.json", 1800),
     Bench("data", "bench_data.py", "data.json", 3600),
+    Bench("ray", "bench_ray.py", "ray.json", 3600),
 )
 
 

@@ -207,6 +207,22 @@ def data_rows(d: dict) -> list[Row]:
     ]
 
 
+def ray_rows(d: dict) -> list[Row]:
+    """Records/s of `--executor ray` with 1, 2, 4 workers vs one worker and vs a local run; the dry run's memory."""
+    cmd, local = f"{PY}bench_ray.py", d["runs"]["local"]
+    rows = [Row(f"records/s, `--executor ray` with {w} worker{'s' if w > 1 else ''} vs 1 worker and vs a local run: "
+                f"{d['n']:,} records, zero-latency server, whole commands on {d['cpus']} CPUs",
+                f"**{r['vs_one_worker']:.2f}×** / **{r['vs_local']:.2f}×** ({r['records_per_s']:,.0f} vs "
+                f"{d['runs']['ray-1']['records_per_s']:,.0f} / {local['records_per_s']:,.0f} records/s)", "none set", "info", cmd)
+            for w in (1, 2, 4) for r in [d["runs"][f"ray-{w}"]]]
+    dry = d["dry_run"]
+    rss = dry["peak_rss_mb"]
+    rows.append(Row(f"peak RSS of a {dry['n']:,}-record dry run through Ray ({dry['workers']} workers): driver, "
+                    "store writer, a worker", f"{rss['driver']:.0f} / {rss['writer']:.0f} / {rss['worker']:.0f} MB "
+                    f"({dry['records_per_s']:,.0f} records/s)", "none set", "info", cmd))
+    return rows
+
+
 def _num(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -219,4 +235,5 @@ ROW_BUILDERS: dict[str, Callable[[dict], list[Row]]] = {
     "startup": startup_rows,
     "review": review_rows,
     "data": data_rows,
+    "ray": ray_rows,
 }

@@ -1,9 +1,7 @@
 """--executor ray on a local Ray cluster started by the test: the same dataset as a local run,
 resume after the driver is killed, and one-line errors."""
 
-import fcntl
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -71,37 +69,23 @@ def test_ray_run_equals_a_local_run_record_for_record(write_recipe, tmp_path):
     assert run_json(tmp_path / "ray")["this_run"]["requests_sent"] == 40
 
 
-def shards_released(out: Path, timeout: float = 30) -> list[Path]:
-    """The killed run's shard stores, once no worker holds their locks any more."""
-    deadline = time.monotonic() + timeout
-    for lock in (out / "shards").glob("*/.lock"):
-        fd = os.open(lock, os.O_RDWR)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                assert time.monotonic() < deadline, f"{lock} still held"
-                time.sleep(0.2)
-        os.close(fd)
-    return sorted((out / "shards").glob("*/store.sqlite"))
-
-
 def test_killed_ray_run_resumes_without_paying_twice(write_recipe, tmp_path):
     recipe, out, n = write_recipe(SLOW), tmp_path / "o", 400
     proc = subprocess.Popen([SYNTHLOOM, "run", str(recipe), "-n", str(n), "--out", str(out), "--quiet",
                              "--executor", "ray", "--concurrency", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while sum(responses(p) for p in (out / "shards").glob("*/store.sqlite")) < 100:  # mid-run
+    while not (out / "store.sqlite").exists() or responses(out / "store.sqlite") < 100:  # mid-run: the writer stores
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    stored = sum(responses(p) for p in shards_released(out))
-    assert 100 <= stored < 2 * n
+    time.sleep(2)  # the local cluster's writer and workers go with their driver
+    stored = responses(out / "store.sqlite")
+    assert 100 <= stored < 2 * n and not (out / "shards").exists()  # nothing written beside the run's store
 
     assert main(["run", str(recipe), "-n", str(n), "--out", str(out), "--quiet", "--executor", "ray"]) == 0
-    assert run_json(out)["this_run"]["requests_sent"] == 2 * n - stored  # every stored response reused
+    # every stored response reused (workers of the killed run may still store a few after `stored` was read)
+    assert 0 < run_json(out)["this_run"]["requests_sent"] <= 2 * n - stored
     assert responses(out / "store.sqlite") == 2 * n
     assert main(["run", str(recipe), "-n", str(n), "--out", str(tmp_path / "ref"), "--quiet"]) == 0
     assert (out / "dataset.jsonl").read_text() == (tmp_path / "ref" / "dataset.jsonl").read_text()
@@ -125,10 +109,13 @@ def test_ray_settings_errors_are_one_line(write_recipe, tmp_path, capsys):
     assert main(["run", str(recipe), "--out", str(tmp_path / "o"), "--ray-workers", "2"]) == 2
     assert main(["run", str(recipe), "--out", str(tmp_path / "o"), "--executor", "ray", "--ray-workers", "0"]) == 2
     assert main(["run", str(recipe), "--out", str(tmp_path / "o"), "--executor", "ray",
-                 "--ray-address", "ray://127.0.0.1:9"]) == 2
+                 "--ray-address", "127.0.0.1:9"]) == 2
+    assert main(["run", str(recipe), "--out", str(tmp_path / "o"), "--executor", "ray",
+                 "--ray-address", "ray://127.0.0.1:10001"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 3 and all(line.startswith("synthloom: error: ") for line in lines)
+    assert len(lines) == 4 and all(line.startswith("synthloom: error: ") for line in lines)
     assert "--executor ray" in lines[0] and "at least 1" in lines[1] and "Ray cluster" in lines[2]
+    assert "Ray Client" in lines[3] and "--ray-address auto" in lines[3]
 
 
 def test_without_ray_installed_the_error_names_the_extra(write_recipe, tmp_path, capsys, monkeypatch):

@@ -42,8 +42,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local (this process, the default) or ray: shard the records over a Ray cluster")
     p.add_argument("--ray-address", help="with --executor ray: 'auto' (the cluster on this machine), "
-                                         "ray://HOST:10001, or none to start a local one")
+                                         "HOST:6379 (a cluster's head; run on one of its nodes), or none to start a local one")
     p.add_argument("--ray-workers", type=int, help="with --executor ray: shards (default: the cluster's CPUs)")
+    p.add_argument("--ray-wait", type=float, help="with --executor ray: seconds to wait for a node with a CPU "
+                                                  "when the cluster has none left (default 300)")
     p.add_argument("--batch", action="store_true", default=None,
                    help="send through the provider's batch API (openai, anthropic): half the price, answers within "
                         "the completion_window; a killed run picks up the batches it submitted (docs/batch.md)")
@@ -109,14 +111,17 @@ def handle(args: argparse.Namespace) -> int:
 def make_executor(args: argparse.Namespace):
     """None (this process) or a RayExecutor from --executor/--ray-address/--ray-workers."""
     if args.executor != "ray":
-        if args.ray_address or args.ray_workers:
-            raise ConfigError("--ray-address and --ray-workers need --executor ray")
+        if args.ray_address or args.ray_workers or args.ray_wait is not None:
+            raise ConfigError("--ray-address, --ray-workers and --ray-wait need --executor ray")
         return None
     if args.ray_workers is not None and args.ray_workers < 1:
         raise ConfigError("--ray-workers must be at least 1")
+    if args.ray_wait is not None and args.ray_wait < 0:
+        raise ConfigError("--ray-wait must be 0 or more seconds")
     from ..executors import RayExecutor
 
-    return RayExecutor(address=args.ray_address, workers=args.ray_workers)
+    wait = {} if args.ray_wait is None else {"wait_for_cpu": args.ray_wait}
+    return RayExecutor(address=args.ray_address, workers=args.ray_workers, **wait)
 
 
 def add_price_arguments(p: argparse.ArgumentParser) -> None:

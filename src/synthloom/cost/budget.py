@@ -11,19 +11,33 @@ budget sends nothing more and a higher budget carries on from where it stopped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..backends.base import Request, Response
 from ..backends.tokens import reserve_prompt_tokens
 from ..errors import ConfigError
 from .prices import PriceTable
 
-__all__ = ["Budget", "BudgetReached", "DEFAULT_COMPLETION_HOLD"]
+__all__ = ["Budget", "BudgetLike", "BudgetReached", "DEFAULT_COMPLETION_HOLD"]
 
 DEFAULT_COMPLETION_HOLD = 1024  # output tokens held for a request without max_tokens, until a longer one is seen
 
 
 class BudgetReached(Exception):
     """The next request could pass the budget; nothing was sent."""
+
+
+class BudgetLike(Protocol):
+    """What a Caller needs of a budget: this process's `Budget`, or a Ray worker's client of the
+    one the driver's writer holds (executors/ray_store.py), so every worker spends from one total."""
+
+    reached: bool
+
+    async def reserve(self, request: Request, model: str, batch: bool = False) -> float: ...
+
+    def release(self, amount: float) -> None: ...
+
+    def settle(self, amount: float, response: Response, model: str) -> None: ...
 
 
 @dataclass
@@ -66,6 +80,10 @@ class Budget:
             raise BudgetReached(f"the budget of ${self.limit:.2f} is reached (${self.total:.4f} spent)")
         self.held += amount
         return amount
+
+    async def reserve(self, request: Request, model: str, batch: bool = False) -> float:
+        """`hold`, as a Caller awaits it (BudgetLike)."""
+        return self.hold(request, model, batch)
 
     def release(self, amount: float) -> None:
         self.held = max(0.0, self.held - amount)

@@ -48,6 +48,7 @@ class RunSession:
         self.caller = Caller(plan.backends, store, plan.options, tracker, plan.limits)
         self.caller.stats.batches = self.batches.progress if self.batches is not None else None
         self.started = False
+        self.remote_figures: dict[str, Any] | None = None  # the backend figures of a distributed run's workers
 
     @property
     def stats(self) -> RunStats:
@@ -99,6 +100,8 @@ class RunSession:
     def backend_figures(self) -> dict[str, Any]:
         """What the default backend reports about itself once generation is over."""
         llm = self.plan.backends[DEFAULT]
+        if self.remote_figures is not None:
+            return self.remote_figures | {"batches": None}
         return {"endpoints": llm.endpoint_stats(), "engine": llm.engine_stats(),
                 "batches": self.batches.summary() if self.batches is not None else None}
 

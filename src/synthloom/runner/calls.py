@@ -13,8 +13,8 @@ import random
 from typing import Any
 
 from ..backends.base import AuthFailed, BackendBase, BackendError, Request, Response
-from ..cost.budget import Budget
-from ..store import Store
+from ..cost.budget import Budget, BudgetLike
+from ..store import CallStore
 from .limits import AdaptiveConcurrency, ConcurrencyFigures, LimitSettings, RateLimit
 from .options import DEFAULT, RunOptions, RunStats, backoff_delay
 from .outage import OUTAGE_AFTER, OUTAGE_AFTER_MAX, OutageGuard, OutageTooLong
@@ -25,13 +25,13 @@ __all__ = ["Caller"]
 class Caller:
     """Makes cached, retried, rate-limited calls to a run's backends, counting them in `stats`."""
 
-    def __init__(self, backends: dict[str, BackendBase], store: Store, options: RunOptions | None = None,
-                 budget: Budget | None = None, limits: dict[str, LimitSettings] | None = None):
+    def __init__(self, backends: dict[str, BackendBase], store: CallStore, options: RunOptions | None = None,
+                 budget: BudgetLike | None = None, limits: dict[str, LimitSettings] | None = None):
         self.backends = backends
         self.store = store
         self.options = options or RunOptions()
         self.budget = budget
-        self.stats = RunStats(budget=budget)
+        self.stats = RunStats(budget=budget if isinstance(budget, Budget) else None)  # a worker's client: the writer reports
         self.rng = random.Random()
         limits = limits or {}
         slots = 1 if self.options.sequential else max(1, self.options.concurrency)
@@ -46,7 +46,7 @@ class Caller:
 
     async def call(self, request: Request, key: str, canonical: str) -> tuple[Response, bool]:
         """The cached response, or a fresh one (retried by error type), stored before use."""
-        cached = self.store.get_response(key)
+        cached = await self.store.fetch_response(key)
         if cached is not None:
             self.stats.cached += 1
             self.count_usage(cached)
@@ -57,7 +57,7 @@ class Caller:
         while True:
             attempt += 1
             probe = await outage.admit()  # while the server is away, one probe at a time goes out
-            held = self.budget.hold(request, backend.model_id, backend.priced_as_batch) if self.budget else 0.0
+            held = await self.budget.reserve(request, backend.model_id, backend.priced_as_batch) if self.budget else 0.0
             try:
                 response = await self.send(backend, request, gate, rate)
             except BackendError as exc:
@@ -78,7 +78,7 @@ class Caller:
                     self.budget.release(held)
                 raise
             outage.answered(probe)
-            self.store.put_response(key, canonical, response)
+            await self.store.save_response(key, canonical, response)
             if self.budget:
                 self.budget.settle(held, response, backend.model_id)
             self.count_usage(response)
@@ -123,6 +123,10 @@ class Caller:
             raise
         rate.settle(tokens, response.usage)
         return response
+
+    def budget_reached(self) -> bool:
+        """Whether the budget (this run's, or the one a distributed run's workers share) is reached."""
+        return bool(self.budget and self.budget.reached)
 
     def count_usage(self, response: Response) -> None:
         self.stats.prompt_tokens += response.usage.prompt_tokens

@@ -85,7 +85,7 @@ class Runner:
 
     async def work(self, todo: Iterator[int]) -> None:
         for index in todo:
-            if self.stats.budget_reached:
+            if self.caller.budget_reached():
                 return  # no new records; the ones in flight finish their calls
             await self.process(index)
 

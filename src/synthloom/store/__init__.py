@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from .core import Failure, Store
 from .lock import RunLock
+from .protocol import CallStore
 from .reader import StoreReader
 from .schema import MIGRATIONS
 from .shards import SHARDS, ShardStore, merge_shards, shard_counts
 
-__all__ = ["Store", "Failure", "RunLock", "MIGRATIONS", "StoreReader", "ShardStore", "merge_shards", "shard_counts",
+__all__ = ["Store", "CallStore", "Failure", "RunLock", "MIGRATIONS", "StoreReader", "ShardStore", "merge_shards", "shard_counts",
            "SHARDS"]

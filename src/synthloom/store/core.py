@@ -164,6 +164,14 @@ class Store:
         self.write("INSERT OR REPLACE INTO responses (key, request, response, created) VALUES (?, ?, ?, ?)",
                    (key, request_json, text, time.time()))
 
+    async def fetch_response(self, key: str) -> Response | None:
+        """CallStore's look-up (store/protocol.py): the file is local, so it answers at once."""
+        return self.get_response(key)
+
+    async def save_response(self, key: str, request_json: str, response: Response) -> None:
+        """CallStore's save: written now, or queued in order for this group commit's flush."""
+        self.put_response(key, request_json, response)
+
     def get_request(self, key: str) -> dict[str, Any] | None:
         """The canonical request stored with a response (its messages are the exact prompt)."""
         self.flush()
@@ -271,6 +279,11 @@ class Store:
         self.flush()
         query = "SELECT stage, reason, COUNT(*) FROM failures WHERE idx < ? AND transient = 0 GROUP BY stage, reason"
         return {(stage, reason): count for stage, reason, count in self.db.execute(query, (n,))}
+
+    def reload(self) -> None:
+        """Re-read what another connection wrote (a distributed run's writer) into what is cached here."""
+        self.flush()
+        self._transient = self.transient_indices()
 
     def transient_indices(self) -> set[int]:
         return {row[0] for row in self.db.execute("SELECT idx FROM failures WHERE transient = 1")}

@@ -1,4 +1,6 @@
-"""Shard stores: what a worker of a distributed run writes, and merging it into the run's store.
+"""Shard stores: what a worker of a distributed run wrote before the one-writer design
+(executors/ray_store.py: workers no longer open files of the run directory), and merging them
+into the run's store, so a directory left by an older shared-filesystem run still resumes.
 
 A worker owns one shard store (OUT/shards/NAME/store.sqlite, locked while it writes). It looks
 responses up in its shard and then, read-only, in the run's own store, so a resumed run pays for
