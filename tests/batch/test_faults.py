@@ -15,7 +15,8 @@ FAST = "{collect_seconds: 0.2, poll_interval: 0.05, poll_max: 0.2, grace_seconds
 
 def one_line_error(result) -> str:
     assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
+    # the generator-terms warning (issue 19) may come first: the error itself is one line
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("synthloom: warning:")]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     return lines[0]
 
