@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -239,7 +240,7 @@ class Backend(Protocol):
         """Release resources."""
 
 
-class BackendBase:
+class BackendBase(ABC):
     """A backend's optional hooks, each with its default: the built-in backends subclass it, and
     a plugin backend that does may override any of them. The runner, the run setup and
     `estimate` call these and never probe a backend for what it offers."""
@@ -249,17 +250,20 @@ class BackendBase:
 
     async def start(self) -> None:
         """Load the model or open connections; raise ConfigError if that is impossible."""
+        return None
 
+    @abstractmethod
     async def complete(self, request: Request) -> Response:
-        """Run one chat completion or raise a BackendError subclass."""
-        raise NotImplementedError
+        """Run one chat completion or raise a BackendError subclass (the one method every backend has)."""
 
     async def close(self) -> None:
         """Release resources."""
+        return None
 
     def fit_in_flight(self, in_flight: int) -> None:
         """Called before start() with the most requests the run can have in flight (the embedded
         backend sizes its batch slots by it)."""
+        return None
 
     def endpoint_stats(self) -> list[dict[str, Any]] | None:
         """Per server, once generation is over (run.json `backend.endpoints`); None: nothing to say."""
