@@ -219,6 +219,14 @@ def worker_error(exc: BaseException) -> SynthloomError:
     cause = getattr(exc, "cause", None) or exc
     if isinstance(cause, SynthloomError):
         return cause
-    text = str(cause).strip().splitlines()
-    return RunStopped(f"a Ray worker failed: {type(cause).__name__}: {text[-1] if text else ''}; "
+    return RunStopped(f"a Ray worker failed: {type(cause).__name__}: {reason(cause)}; "
                       "what it stored is kept: re-run the same command to continue")
+
+
+def reason(exc: BaseException) -> str:
+    """The informative end of a Ray error: its last line, and for an actor that never started the
+    line before it too (why it was cancelled; Ray puts it between tab-indented fields and the note)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip() and not line.startswith("\t")]
+    if len(lines) > 2 and "never ran" in lines[-1]:
+        return f"{lines[-2]} ({lines[-1]})"
+    return lines[-1] if lines else ""
