@@ -77,6 +77,15 @@ def wait_for_completions(url: str, count: int, proc: subprocess.Popen, timeout: 
         time.sleep(0.2)
 
 
+def driver(args: list[str]) -> int:
+    """A Ray run's driver in its own process, as a user runs it. Not in the test process: a process
+    that has started a local Ray cluster (test_ray_executor.py does) keeps that cluster's token
+    authentication, and Ray then drops its actors on this test cluster, which has none."""
+    proc = subprocess.run([SYNTHLOOM, *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return proc.returncode
+
+
 def run_args(recipe, out, n, url, *extra):
     return ["run", str(recipe), "-n", str(n), "--out", str(out), "--quiet", "--backend", "openai",
             "--base-url", url, "--model", "bench", *extra]
@@ -95,8 +104,8 @@ def test_workers_that_cannot_see_the_run_directory_make_the_local_dataset(write_
     with serve_subprocess() as url, two_node_cluster(hidden) as cluster:
         assert main(run_args(recipe, hidden / "local", 120, url)) == 0
         sent_locally = completions(url)
-        assert main(run_args(recipe, hidden / "ray", 120, url, "--executor", "ray",
-                             "--ray-address", cluster.address)) == 0
+        assert driver(run_args(recipe, hidden / "ray", 120, url, "--executor", "ray",
+                               "--ray-address", cluster.address)) == 0
         assert completions(url) - sent_locally == 240  # every request once
         assert not sees(cluster.address, hidden / "local" / "store.sqlite")  # the worker node really cannot
     local, distributed = ((hidden / d / "dataset.jsonl").read_text() for d in ("local", "ray"))
@@ -127,7 +136,7 @@ def test_a_killed_driver_re_sends_at_most_what_was_in_flight(write_recipe, hidde
         stored = responses(out / "store.sqlite")
         in_flight = 2 * 4  # two workers, four requests each
         assert first - in_flight <= stored <= first
-        assert main(run_args(recipe, out, n, url, "--executor", "ray", "--ray-address", cluster.address)) == 0
+        assert driver(run_args(recipe, out, n, url, "--executor", "ray", "--ray-address", cluster.address)) == 0
         total = completions(url)
     assert total - 2 * n <= in_flight  # re-sent: at most what was in flight when the driver died
     assert responses(out / "store.sqlite") == 2 * n
@@ -158,8 +167,21 @@ def test_a_killed_worker_node_leaves_its_shard_to_the_others_and_with_none_left_
         assert proc.returncode == 2 and len(errors) == 1, err  # one line (warnings about the model aside)
         assert "no Ray node with a CPU" in errors[0] and "re-run" in errors[0]
         cluster.add_worker_node()
-        assert main(run_args(recipe, out, 2 * n, url, "--executor", "ray", "--ray-address", cluster.address)) == 0
+        assert driver(run_args(recipe, out, 2 * n, url, "--executor", "ray", "--ray-address", cluster.address)) == 0
         total = completions(url)
         assert main(run_args(recipe, hidden / "local", 2 * n, url)) == 0
     assert total - 4 * n <= 4 + 2 * 4  # re-sent: at most what was in flight at each kill
     assert (out / "dataset.jsonl").read_text() == (hidden / "local" / "dataset.jsonl").read_text()
+
+
+def test_a_process_that_started_a_local_cluster_is_told_to_drive_another_from_a_new_process(
+        write_recipe, hidden, capsys):
+    recipe = write_recipe(RECIPE)
+    with serve_subprocess() as url, two_node_cluster(hidden) as cluster:
+        assert main(run_args(recipe, hidden / "local", 20, url, "--executor", "ray", "--ray-workers", "1")) == 0
+        capsys.readouterr()
+        assert main(run_args(recipe, hidden / "ray", 20, url, "--executor", "ray", "--ray-address", cluster.address)) == 2
+        err = capsys.readouterr().err
+        assert "started a local Ray cluster earlier" in err and "new process" in err and "Traceback" not in err
+        assert driver(run_args(recipe, hidden / "ray", 20, url, "--executor", "ray", "--ray-address", cluster.address)) == 0
+    assert (hidden / "ray" / "dataset.jsonl").read_text() == (hidden / "local" / "dataset.jsonl").read_text()

@@ -2,6 +2,7 @@
 resume after the driver is killed, and one-line errors."""
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -53,12 +54,16 @@ def responses(path: Path) -> int:
 
 
 def test_ray_run_equals_a_local_run_record_for_record(write_recipe, tmp_path):
+    ray_environ = {k: v for k, v in os.environ.items() if k.startswith("RAY_")}
     recipe = write_recipe(SLOW.replace("latency: 0.05", "latency: 0.0"))
     assert main(["run", str(recipe), "-n", "60", "--out", str(tmp_path / "local"), "--quiet"]) == 0
     assert main(["run", str(recipe), "-n", "60", "--out", str(tmp_path / "ray"), "--quiet",
                  "--executor", "ray", "--ray-workers", "2"]) == 0
     local, distributed = (tmp_path / d / "dataset.jsonl" for d in ("local", "ray"))
     assert local.read_text() == distributed.read_text() and len(local.read_text().splitlines()) == 60
+    # the local cluster's start set RAY_AUTH_MODE=token here; left set, the next run's driver (or a
+    # subprocess) would present a token to a cluster without one, and Ray drops its actors unstarted
+    assert {k: v for k, v in os.environ.items() if k.startswith("RAY_")} == ray_environ
     summary = run_json(tmp_path / "ray")
     assert summary["this_run"]["executor"] == {"kind": "ray", "address": "local", "workers": 2}
     assert summary["this_run"]["requests_sent"] == 120 and summary["kept"] == 60

@@ -14,6 +14,7 @@ is used, so a killed run re-sends at most what was in flight.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ from .figures import merged_figures, summed_concurrency, worker_figures
 from .ray_store import TOKEN_KEY, RemoteBudget, RemoteStore, StoreWriter
 
 __all__ = ["RayExecutor", "run_shard"]
+
+# Whether this process has started a local cluster: Ray keeps that cluster's token authentication
+# for the life of the process, and a later cluster without it then drops the writer unstarted.
+PROCESS = {"started_a_local_cluster": False}
 
 COUNTERS = ("kept", "rejected", "failed", "requests", "cached", "retries", "prompt_tokens", "completion_tokens")
 
@@ -78,13 +83,14 @@ class RayExecutor:
             import ray
         except ImportError as exc:
             raise missing_extra("ray", exc) from None
-        started_here = not ray.is_initialized()
+        started_here, environ = not ray.is_initialized(), dict(os.environ)
         if started_here:
             check_reachable(self.address)
             try:
                 local = {"object_store_memory": 256 * 1024 * 1024} if self.address is None else {}
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                          configure_logging=False, **(local | self.init))
+                PROCESS["started_a_local_cluster"] |= self.address is None
             except Exception as exc:  # noqa: BLE001 - connection errors of every kind: one line
                 raise RunStopped(f"cannot start or reach the Ray cluster ({self.address or 'local'}): "
                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
@@ -111,6 +117,7 @@ class RayExecutor:
         finally:
             if started_here:
                 ray.shutdown()
+                restore_environ(environ)
         if errors:
             raise errors[0]
         for name in COUNTERS:
@@ -148,6 +155,17 @@ class RayExecutor:
                 on_progress(stats)
 
 
+def restore_environ(saved: dict[str, str]) -> None:
+    """Undo what `ray.init` wrote into this process's environment: starting a local cluster sets
+    RAY_AUTH_MODE=token, which a later run in the same process (or a subprocess it starts) would
+    present to a cluster that has no token, and Ray then drops its actors before they start."""
+    for key in [k for k in os.environ if k.startswith("RAY_") or k == "PYTHONBREAKPOINT"]:
+        if key in saved:
+            os.environ[key] = saved[key]
+        else:
+            del os.environ[key]
+
+
 def check_reachable(address: str | None) -> None:
     """A HOST:PORT that refuses connections is one line now (ray.init would retry for minutes)."""
     import socket
@@ -177,6 +195,10 @@ def start_writer(ray: Any, session: RunSession, budget: Budget | None) -> Any:
         ray.get(writer.open.remote(node[:12]))
     except Exception as exc:  # noqa: BLE001 - the writer cannot open the store: one line
         ray.kill(writer)
+        if "never ran" in str(exc) and PROCESS["started_a_local_cluster"]:
+            raise RunStopped("Ray dropped the run's store writer before it started: this Python process "
+                             "started a local Ray cluster earlier, and Ray keeps its authentication for "
+                             "the life of the process; run this one in a new process") from None
         raise worker_error(exc) from None
     return writer
 
