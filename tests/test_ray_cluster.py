@@ -2,6 +2,7 @@
 the workers write through the one writer on the driver's node (executors/ray_store.py)."""
 
 import json
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -185,3 +186,30 @@ def test_a_process_that_started_a_local_cluster_is_told_to_drive_another_from_a_
         assert "started a local Ray cluster earlier" in err and "new process" in err and "Traceback" not in err
         assert driver(run_args(recipe, hidden / "ray", 20, url, "--executor", "ray", "--ray-address", cluster.address)) == 0
     assert (hidden / "ray" / "dataset.jsonl").read_text() == (hidden / "local" / "dataset.jsonl").read_text()
+
+
+def test_a_corpus_recipe_runs_on_workers_that_cannot_see_the_corpus(hidden):
+    """The corpus index travels to the workers inside the prepared run: neither the documents nor
+    OUT/corpus is at any path the worker node can see."""
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "data" / "corpus" / "earth_science", hidden / "docs")
+    recipe = hidden / "qa.yaml"
+    recipe.write_text((root / "recipes" / "grounded_qa.yaml").read_text().replace("../data/corpus/earth_science", "docs"))
+    with serve_subprocess() as url, two_node_cluster(hidden) as cluster:
+        assert main(run_args(recipe, hidden / "local", 12, url)) == 0
+        assert driver(run_args(recipe, hidden / "ray", 12, url, "--executor", "ray", "--ray-address", cluster.address)) == 0
+    for name in ("dataset.jsonl", "rejected.jsonl"):
+        assert (hidden / "ray" / name).read_text() == (hidden / "local" / name).read_text()
+    # the same requests, so the same retrieved context in every answer prompt (a key hashes the prompt)
+    assert request_keys(hidden / "ray" / "store.sqlite") == request_keys(hidden / "local" / "store.sqlite")
+    summary = json.loads((hidden / "ray" / "run.json").read_text())
+    assert summary["kept"] + summary["rejected"] == 12 and summary["this_run"]["executor"]["kind"] == "ray"
+    assert summary["this_run"]["requests_sent"] == 24  # question and answer: every answer stage ran
+
+
+def request_keys(path: Path) -> list[str]:
+    db = sqlite3.connect(path)
+    try:
+        return [key for (key,) in db.execute("SELECT key FROM responses ORDER BY key")]
+    finally:
+        db.close()

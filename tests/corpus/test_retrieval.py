@@ -63,3 +63,18 @@ def example_index(tmp_path_factory):
 @pytest.mark.parametrize("question,doc", PLANTED)
 def test_example_corpus_questions_find_their_document(example_index, question, doc):
     assert doc in [h.chunk.doc for h in example_index.search(question, 3)]
+
+
+def test_a_pickled_index_searches_the_same_without_its_directory(index, tmp_path):
+    """What a Ray worker receives: the index whole, usable where the corpus directory is not."""
+    import pickle
+    import shutil
+
+    data = pickle.dumps(index)
+    shutil.rmtree(tmp_path / "c")
+    back = pickle.loads(data)
+    assert len(data) < 5_000_000  # the embedder's weights are loaded on arrival, not shipped
+    for question in ("bridge span", "honeybees waggle dance", "zzqx"):
+        for mode in ("hybrid", "bm25", "dense"):
+            assert [(h.chunk.id, h.score, h.bm25_rank, h.dense_rank) for h in back.search(question, 4, mode)] == \
+                   [(h.chunk.id, h.score, h.bm25_rank, h.dense_rank) for h in index.search(question, 4, mode)]

@@ -51,6 +51,21 @@ def build_bm25(texts: Sequence[str]):
     return retriever, tokenizer
 
 
+# What a bm25s tokenizer learns from the corpus (what its save_vocab/save_stopwords write).
+TOKENIZER_STATE = ("word_to_stem", "stem_to_sid", "word_to_id", "stopwords")
+
+
+def restore_index(chunks: list[Chunk], embeddings: np.ndarray, retriever, vocab: dict, embedder: Embedder | None,
+                  fingerprint: str) -> CorpusIndex:
+    """A CorpusIndex from what its `__reduce__` sent."""
+    from .embed import load_embedder
+
+    tokenizer = bm25_tokenizer()
+    for name, value in vocab.items():
+        setattr(tokenizer, name, value)
+    return CorpusIndex(chunks, embeddings, retriever, tokenizer, embedder or load_embedder(), fingerprint)
+
+
 def top(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k highest scores, best first, ties by index."""
     k = min(k, len(scores))
@@ -75,6 +90,14 @@ class CorpusIndex:
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def __reduce__(self) -> tuple:
+        """Pickled for a Ray worker, which may not see the corpus directory: chunks, embeddings
+        and the BM25 index travel; the tokenizer (its stemmer is a C object) is rebuilt from its
+        vocabulary, and the packaged embedder is loaded on the worker rather than shipped."""
+        vocab = {name: getattr(self.tokenizer, name) for name in TOKENIZER_STATE}
+        embedder = None if type(self.embedder) is Embedder else self.embedder
+        return restore_index, (self.chunks, self.embeddings, self.retriever, vocab, embedder, self.fingerprint)
 
     def get(self, chunk_id: str) -> Chunk | None:
         i = self.by_id.get(chunk_id)

@@ -104,7 +104,8 @@ class RayExecutor:
                 workers = max(1, min(workers, len(todo)))
                 # a lost worker or node is retried (retry_exceptions off: an error of ours is not)
                 task = ray.remote(num_cpus=1, max_retries=self.retries, retry_exceptions=False)(run_shard)
-                refs = [task.remote(plan, todo[k::workers], writer, shared) for k in range(workers)]
+                sent = ray.put(plan)  # once in the object store, not once per task (a corpus rides in it)
+                refs = [task.remote(sent, todo[k::workers], writer, shared) for k in range(workers)]
                 await self.wait(ray, refs, writer, stats, on_progress)
                 results, errors = [], []
                 for ref in refs:
