@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ..corpus.embed import load_embedder
 from ..errors import ConfigError, missing_extra
 from ..store.decisions import row_signature
 from ..store.reader import StoreReader
@@ -36,11 +37,8 @@ class Embeddings:
         self.seen: tuple | None = None  # (count, newest) of records and failures when last embedded
 
     def load_embedder(self) -> Any:
+        """The given embedder, or the WordLlama model shipped in its wheel (the `corpus` extra)."""
         if self.embedder is None:
-            try:
-                from ..corpus.embed import load_embedder
-            except ImportError as exc:
-                raise missing_extra("corpus", exc) from None
             self.embedder = load_embedder()
         return self.embedder
 
