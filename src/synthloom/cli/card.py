@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from .options import add_run_dir
 
 __all__ = ["add_parser", "handle"]
 
@@ -13,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Write RUN_DIR/README.md from the run's files: generating models and their licence "
                                    "terms, recipe, entity lists and coverage, curation, diversity, cost, how to load it, "
                                    "known limits. `synthloom run` writes it too; this rewrites it (e.g. after `report`).")
-    p.add_argument("run", type=Path, metavar="RUN_DIR", help="a run directory written by `synthloom run`")
+    add_run_dir(p, dest="run")
     p.set_defaults(handler=handle)
 
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .run import add_price_arguments
+from .options import add_backend_arguments, add_price_arguments
 
 if TYPE_CHECKING:
     from ..estimate import Estimate
@@ -21,10 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "tokenizer) and bound its output by max_tokens, or measure it with --pilot.")
     p.add_argument("recipe", type=Path)
     p.add_argument("-n", type=int, default=10, help="records the run would make (default 10)")
-    p.add_argument("--backend", dest="kind", help="embedded, openai, fake, or a plugin's name (default: the recipe's)")
-    p.add_argument("--model", help="GGUF path (embedded) or model name (openai)")
-    p.add_argument("--base-url", help="OpenAI-compatible server whose tokenizer counts the prompts")
-    p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    add_backend_arguments(p, base_url="OpenAI-compatible server whose tokenizer counts the prompts")
     add_price_arguments(p)
     p.add_argument("--sample", type=int, default=1000, help="records whose prompts are rendered and counted (default 1000)")
     p.add_argument("--pilot", type=int, default=0, metavar="K",

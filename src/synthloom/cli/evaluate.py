@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, missing_extra
-from .train import parse_label_map
+from .options import add_label_fields, parse_label_map
 
 __all__ = ["add_parser", "handle", "parse_sizes"]
 
@@ -21,8 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "matrix and, with --learning-curve, the learning curve.")
     p.add_argument("model", type=Path, help="a directory made by `synthloom train`")
     p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--text-field", required=True)
-    p.add_argument("--label-field", required=True)
+    add_label_fields(p)
     p.add_argument("--label-map", help="rename the data's labels to the model's, e.g. great=positive,other=negative")
     p.add_argument("--learning-curve", action="store_true",
                    help="also retrain the model's kind on growing subsets of its own training data and score each on --data")

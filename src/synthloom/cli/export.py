@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..export.formats import FORMATS, FieldMap
+from .options import add_run_dir
 
 __all__ = ["add_parser", "handle"]
 FIELD_FLAGS = {  # flag → the formats that read it
@@ -20,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a run's dataset in a training format (TRL sft/dpo/kto, alpaca, sharegpt)",
                        description="Convert OUT/dataset.jsonl into the columns a trainer reads. --to picks the container: "
                                    "*.jsonl, *.parquet, or any other path for a Hugging Face datasets directory.")
-    p.add_argument("out", type=Path, metavar="OUT", help="a run directory written by `synthloom run`")
+    add_run_dir(p, dest="out", metavar="OUT")
     p.add_argument("--format", required=True, metavar="FMT", help=f"one of: {', '.join(FORMATS)}; or hf: the rows as they "
                    "are, as DIR/data/*.parquet with the dataset card DIR/README.md (the Hub's layout)")
     p.add_argument("--to", required=True, type=Path, metavar="PATH", help="FILE.jsonl, FILE.parquet or a directory")

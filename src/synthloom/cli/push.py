@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from .options import add_run_dir
 
 __all__ = ["add_parser", "handle"]
 
@@ -13,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Create the dataset repo ORG/NAME if it does not exist and commit README.md (the "
                                    "dataset card), data/train-00000-of-00001.parquet and recipe.yaml. The token comes "
                                    "from HF_TOKEN or `hf auth login`; HF_ENDPOINT picks another Hub. Needs the `hub` extra.")
-    p.add_argument("run", type=Path, metavar="RUN_DIR", help="a run directory written by `synthloom run`")
+    add_run_dir(p, dest="run")
     p.add_argument("--repo", required=True, metavar="ORG/NAME", help="the dataset repository on the Hub")
     p.add_argument("--private", action="store_true", help="create the repository private (an existing one keeps its visibility)")
     p.set_defaults(handler=handle)

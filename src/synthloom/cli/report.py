@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError, missing_extra
+from .options import add_run_dir
 
 __all__ = ["add_parser", "handle"]
 
@@ -14,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="diversity, coverage, drops and cost of a run, as report.html and metrics.json",
                        description="Read a run directory written by `synthloom run`; write RUN_DIR/report.html (one "
                                    "self-contained page with plots) and RUN_DIR/metrics.json; print the headline metrics.")
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory written by `synthloom run`")
+    add_run_dir(p)
     p.add_argument("--field", metavar="F", help="the text field to measure diversity on (default: the first text output)")
     p.add_argument("--price-in", type=float, metavar="X", help="$ per 1M prompt tokens (with --price-out: show cost)")
     p.add_argument("--price-out", type=float, metavar="Y", help="$ per 1M completion tokens")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..errors import ConfigError
+from .options import add_run_dir
 
 __all__ = ["add_parser", "handle"]
 
@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "URL): kept and rejected records with their lineage, filters and search, decisions "
                                    "(kept in the store; export, report and train apply them), nearest neighbours, "
                                    "over-represented slot values, clusters, and judge-human agreement.")
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory written by `synthloom run` (it may still be running)")
+    add_run_dir(p, note=" (it may still be running)")
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; anything else lets other machines reach the app, "

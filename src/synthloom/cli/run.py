@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
+from .options import add_backend_arguments, add_price_arguments, at_least
 
 __all__ = ["add_parser", "handle"]
 
@@ -18,10 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=int, help="number of records to generate (default: one per row when a slot uses "
                                         "`sampler: each`, else 10)")
     p.add_argument("--out", type=Path, help="output directory (default runs/RECIPE_NAME)")
-    p.add_argument("--backend", dest="kind", help="embedded, openai, fake, or a plugin's name (default: the recipe's)")
-    p.add_argument("--model", help="GGUF path (embedded) or model name (openai)")
-    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
-    p.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    add_backend_arguments(p)
     p.add_argument("--timeout", type=float, help="seconds per request (default 120)")
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
     p.add_argument("--sequential", action="store_true", help="one record at a time, no concurrency (for debugging)")
@@ -65,13 +63,11 @@ def handle(args: argparse.Namespace) -> int:
     if args.seed is not None:
         recipe = recipe.model_copy(update={"seed": args.seed})
     kind = "fake" if args.dry_run else args.kind
-    if any(value is not None and value < 1 for value in (args.rpm, args.tpm)):
-        raise ConfigError("--rpm and --tpm must be at least 1")
+    at_least("--rpm and --tpm", args.rpm, args.tpm)
     spec = resolve_backend_spec(recipe, kind=kind, model=args.model, base_url=args.base_url,
                                 api_key_env=args.api_key_env, timeout=args.timeout, rpm=args.rpm, tpm=args.tpm,
                                 adaptive=args.adaptive, batch=False if args.dry_run else args.batch)
-    if args.concurrency < 1 or args.max_attempts < 1:
-        raise ConfigError("--concurrency and --max-attempts must be at least 1")
+    at_least("--concurrency and --max-attempts", args.concurrency, args.max_attempts)
     if not args.max_outage > 0:
         raise ConfigError("--max-outage must be above 0 seconds")
     options = RunOptions(concurrency=args.concurrency, sequential=args.sequential, max_attempts=args.max_attempts,
@@ -114,19 +110,13 @@ def make_executor(args: argparse.Namespace):
         if args.ray_address or args.ray_workers or args.ray_wait is not None:
             raise ConfigError("--ray-address, --ray-workers and --ray-wait need --executor ray")
         return None
-    if args.ray_workers is not None and args.ray_workers < 1:
-        raise ConfigError("--ray-workers must be at least 1")
+    at_least("--ray-workers", args.ray_workers)
     if args.ray_wait is not None and args.ray_wait < 0:
         raise ConfigError("--ray-wait must be 0 or more seconds")
     from ..executors import RayExecutor
 
     wait = {} if args.ray_wait is None else {"wait_for_cpu": args.ray_wait}
     return RayExecutor(address=args.ray_address, workers=args.ray_workers, **wait)
-
-
-def add_price_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--price-in", type=float, metavar="USD", help="$ per 1M prompt tokens (overrides the recipe's prices:)")
-    p.add_argument("--price-out", type=float, metavar="USD", help="$ per 1M completion tokens")
 
 
 def cost_lines(cost: dict, stats) -> list[str]:

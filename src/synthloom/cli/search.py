@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import ConfigError, missing_extra
+from ..errors import missing_extra
+from .options import at_least
 
 __all__ = ["add_parser", "handle"]
 
@@ -20,8 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.k < 1:
-        raise ConfigError("-k must be at least 1")
+    at_least("-k", args.k)
     try:
         from ..corpus.store import load_index
     except ImportError as exc:

@@ -6,10 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import ConfigError
 from ..train.models import MODELS
+from .options import add_label_fields, parse_label_map
 
-__all__ = ["add_parser", "handle", "parse_label_map"]
+__all__ = ["add_parser", "handle"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "(the label is a sampled slot) or a .jsonl/.csv/.parquet file. Saves the model "
                                    "and meta.json (model, labels, the run and recipe it was trained on) in --out.")
     p.add_argument("data", type=Path, help="a run directory or a .jsonl/.csv/.parquet file")
-    p.add_argument("--text-field", required=True)
-    p.add_argument("--label-field", required=True)
+    add_label_fields(p)
     p.add_argument("--model", default="tfidf-logreg", choices=MODELS,
                    help="minilm-finetune fine-tunes all-MiniLM-L6-v2 with PyTorch on the CPU (the `finetune` extra)")
     p.add_argument("--label-map", help="rename labels before training, e.g. positive=great,negative=other")
@@ -38,16 +37,3 @@ def handle(args: argparse.Namespace) -> int:
     counts = {label: examples.labels.count(label) for label in examples.label_set()}
     print(f"trained {args.model} on {len(examples.texts):,} examples ({json.dumps(counts)}) → {args.out}")
     return 0
-
-
-def parse_label_map(text: str | None) -> dict[str, str] | None:
-    """'a=b,c=d' → {'a': 'b', 'c': 'd'}."""
-    if not text:
-        return None
-    mapping = {}
-    for pair in text.split(","):
-        source, sep, target = pair.partition("=")
-        if not sep or not source.strip() or not target.strip():
-            raise ConfigError(f"--label-map: {pair!r} is not FROM=TO")
-        mapping[source.strip()] = target.strip()
-    return mapping

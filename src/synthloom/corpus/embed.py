@@ -4,6 +4,10 @@ WordLlama (MIT) is a static token-embedding model distilled from Llama-2's embed
 network, no GPU, thousands of chunks a second on two cores. Its `load()` looks for the
 tokenizer in the wrong folder of its own wheel and then tries Hugging Face, so the files are
 opened here directly and nothing is ever downloaded.
+
+NumPy and WordLlama are imported when the model is loaded, not with this module: a step that
+embeds imports `load_embedder` without the `corpus` extra and learns it is missing, in one
+line naming the extra, only when it loads the model.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Embedder", "load_embedder", "EMBEDDER_NAME"]
 
@@ -34,6 +40,8 @@ class Embedder:
 
     def embed(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """One row per text, float32, unit length (so a dot product is the cosine)."""
+        import numpy as np
+
         if not texts:
             return np.zeros((0, 256), dtype=np.float32)
         vectors = self.inference.embed(list(texts), norm=True, batch_size=batch_size)

@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from ..errors import ConfigError
+from ..store.review_queries import decided_by_cluster
 from .decisions import DecisionError
 from .queries import Filter, FilterError, agreement_figures, facet_counts, matching_indices, over_represented, page, record_detail
 from .server import STATE, ReviewApp, error
@@ -175,15 +176,11 @@ async def clusters(request: web.Request) -> web.Response:
         labels, summary = await asyncio.to_thread(state.embeddings.clusters, k)
     except ConfigError as exc:
         return error(400, str(exc))
-    db = state.catalog.db
-    db.execute("DELETE FROM ix.clusters")
-    db.executemany("INSERT INTO ix.clusters VALUES (?, ?)", labels.items())
+    state.catalog.index.set_clusters(labels)
     state.catalog.touch()
     shown = page(state.catalog, Filter(ids=[c["representative"] for c in summary]), 0, MAX_CLUSTERS)
     by_idx = {item["idx"]: item for item in shown["items"]}
-    decided = dict(db.execute("SELECT c.cluster, COUNT(*) FROM ix.clusters c JOIN ix.items i ON i.idx = c.idx "
-                              "JOIN main.review v ON v.idx = c.idx AND v.basis = i.sig WHERE v.verdict IS NOT NULL "
-                              "GROUP BY c.cluster").fetchall())
+    decided = decided_by_cluster(state.catalog.index)
     for entry in summary:
         entry["record"] = by_idx.get(entry["representative"])
         entry["decided"] = decided.get(entry["cluster"], 0)

@@ -14,9 +14,10 @@ from typing import Any
 
 import orjson
 
+from ..corpus.embed import load_embedder
 from ..errors import ConfigError, missing_extra
-from ..store.reader import connect_read_only
-from .decisions import row_signature
+from ..store.decisions import row_signature
+from ..store.reader import StoreReader
 
 __all__ = ["Embeddings"]
 
@@ -36,11 +37,8 @@ class Embeddings:
         self.seen: tuple | None = None  # (count, newest) of records and failures when last embedded
 
     def load_embedder(self) -> Any:
+        """The given embedder, or the WordLlama model shipped in its wheel (the `corpus` extra)."""
         if self.embedder is None:
-            try:
-                from ..corpus.embed import load_embedder
-            except ImportError as exc:
-                raise missing_extra("corpus", exc) from None
             self.embedder = load_embedder()
         return self.embedder
 
@@ -55,15 +53,14 @@ class Embeddings:
         import numpy as np
 
         with self.lock:
-            db = connect_read_only(self.run / "store.sqlite")
+            reader = StoreReader(self.run / "store.sqlite")
             try:
-                seen = db.execute("SELECT (SELECT COUNT(*) FROM records), (SELECT MAX(created) FROM records), "
-                                  "(SELECT COUNT(*) FROM failures), (SELECT MAX(created) FROM failures)").fetchone()
+                seen = reader.written()
                 if seen == self.seen:
                     return
-                stored = db.execute("SELECT idx, row FROM records UNION ALL SELECT idx, row FROM failures ORDER BY idx").fetchall()
+                stored = reader.rows()
             finally:
-                db.close()
+                reader.close()
             known = dict(zip(self.indices, self.sigs))
             signatures = [row_signature(text) for _, text in stored]
             old = {idx: pos for pos, idx in enumerate(self.indices)}

@@ -9,7 +9,6 @@ the store but not applied (`stale`).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +16,8 @@ from typing import Any
 
 import orjson
 
-from ..errors import ConfigError
-from ..store.reader import connect_read_only
+from ..store.decisions import decisions_in_force, row_signature
 from .agreement import judge_fields, summarise
-from .decisions import row_signature
 
 __all__ = ["ReviewOverlay", "Decided", "review_summary"]
 
@@ -57,28 +54,14 @@ class ReviewOverlay:
     @classmethod
     def load(cls, run: str | Path) -> ReviewOverlay:
         path = Path(run) / STORE
-        if not path.is_file():
-            return cls()
-        db = connect_read_only(path)
-        try:
-            return cls.from_connection(db)
-        finally:
-            db.close()
+        found = decisions_in_force(path) if path.is_file() else None
+        return cls.from_rows(*found) if found is not None else cls()
 
     @classmethod
-    def from_connection(cls, db: sqlite3.Connection) -> ReviewOverlay:
+    def from_rows(cls, rows: list[tuple[Any, ...]], recipe: str | None) -> ReviewOverlay:
+        """From the store's decisions in force (store.decisions.decisions_in_force) and its recipe JSON."""
         overlay = cls()
-        try:
-            rows = db.execute(
-                "SELECT v.idx, v.id, v.verdict, v.reason, v.edits, v.basis, v.reviewer, v.updated, r.row, r.lineage, "
-                "f.row, f.lineage FROM review v LEFT JOIN records r ON r.idx = v.idx LEFT JOIN failures f ON f.idx = v.idx "
-                "ORDER BY v.idx").fetchall()
-            recipe = db.execute("SELECT value FROM meta WHERE key = 'recipe'").fetchone()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return overlay  # a store from before reviews: nothing decided
-            raise ConfigError(f"cannot read the review decisions ({exc})") from None
-        overlay.recipe = orjson.loads(recipe[0]) if recipe else None
+        overlay.recipe = orjson.loads(recipe) if recipe else None
         for idx, record_id, verdict, reason, edits, basis, reviewer, updated, kept, kept_calls, failed, failed_calls in rows:
             text = kept if kept is not None else failed
             if text is None or row_signature(text) != basis:

@@ -1,17 +1,18 @@
-"""The review app's reads, in SQL over the catalog: filtered pages, one record in full, facet
-counts, over-representation among flagged records, and judge–human agreement."""
+"""The review app's reads over the catalog: filters from query parameters, filtered pages, one record
+in full, facet counts, over-representation among flagged records, and judge–human agreement (the
+SQL behind them is the store's: store/review_index.py and store/review_queries.py)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from ..cost.prices import PriceTable
 from ..recipe.model import Price
+from ..store import review_queries as reads
+from ..store.review_queries import DECISIONS, RecordFilter
 from .agreement import agreement
 from .catalog import Catalog
 
@@ -20,28 +21,15 @@ __all__ = ["Filter", "FilterError", "page", "record_detail", "facet_counts", "ov
 
 MAX_LIMIT = 200
 SNIPPET = 280
-DECISIONS = ("undecided", "decided", "accepted", "rejected", "edited", "stale")
-JOIN = "FROM ix.items i"  # decisions are looked up for the page's rows only: a join over every row costs
 SECRET_KEYS = {"api_key", "authorization", "headers", "api_key_env", "token", "base_url"}  # a URL may hold user:key@
-WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class FilterError(ValueError):
     """A filter the app cannot apply (an unknown slot, a bad number): answered with HTTP 400."""
 
 
-@dataclass
-class Filter:
-    """Which records to list: each part narrows the set; all are done in SQL."""
-
-    status: str | None = None  # kept | rejected (by the machine)
-    decision: str | None = None  # one of DECISIONS
-    reason: str | None = None  # the machine's rejection reason
-    q: str | None = None  # words, searched with FTS5 (each a prefix)
-    slots: dict[str, str] = field(default_factory=dict)
-    scores: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
-    cluster: int | None = None
-    ids: list[int] | None = None
+class Filter(RecordFilter):
+    """Which records to list (the store's RecordFilter), as the app's query parameters give it."""
 
     @classmethod
     def parse(cls, params: Mapping[str, Any], catalog: Catalog) -> Filter:
@@ -71,62 +59,6 @@ class Filter:
             found.ids = [integer("ids", item) for item in items]  # type: ignore[misc]
         return found
 
-    def where(self, catalog: Catalog | None = None) -> tuple[str, list[Any]]:
-        """SQL conditions on `ix.items i`; with the catalog, the rarest slot value drives the query."""
-        clauses: list[str] = ["1"]
-        args: list[Any] = []
-        if self.status:
-            clauses.append("i.status = ?")
-            args.append(self.status)
-        if self.reason:
-            clauses.append("i.reason = ?")
-            args.append(self.reason)
-        narrower = bool(self.q or self.cluster is not None or self.ids is not None or self.scores)
-        slots = list(self.slots.items())
-        if len(slots) > 1 and catalog is not None:  # the rarest value drives, the others are probed per candidate
-            slots.sort(key=lambda item: catalog.db.execute(
-                "SELECT COUNT(*) FROM ix.facets WHERE kind = 'slot' AND name = ? AND value = ?", item).fetchone()[0])
-        for position, (name, value) in enumerate(slots):
-            clauses.append("i.idx IN (SELECT idx FROM ix.facets WHERE kind = 'slot' AND name = ? AND value = ?)" if position == 0
-                           else "EXISTS (SELECT 1 FROM ix.facets f WHERE f.kind = 'slot' AND f.name = ? AND f.value = ? "
-                                "AND f.idx = i.idx)")
-            args += [name, value]
-        if self.decision:
-            clauses.append(decision_clause(self.decision, probe=narrower or bool(slots)))
-        for name, (low, high) in self.scores.items():
-            clauses.append("i.idx IN (SELECT idx FROM ix.facets WHERE kind = 'score' AND name = ? AND value >= ? AND value <= ?)")
-            args += [name, -1e300 if low is None else low, 1e300 if high is None else high]
-        if self.q:
-            words = WORD.findall(self.q)
-            if words:
-                clauses.append("i.docid IN (SELECT rowid FROM ix.fts WHERE fts MATCH ?)")
-                args.append(" ".join('"' + w.replace('"', '""') + '"*' for w in words))
-        if self.cluster is not None:
-            clauses.append("i.idx IN (SELECT idx FROM ix.clusters WHERE cluster = ?)")
-            args.append(self.cluster)
-        if self.ids is not None:
-            clauses.append("i.idx IN (SELECT value FROM json_each(?))")
-            args.append(orjson.dumps(self.ids).decode())
-        return " AND ".join(clauses), args
-
-
-LIVE = "SELECT v.idx FROM main.review v JOIN ix.items x ON x.idx = v.idx AND x.sig = v.basis"
-VERDICTS = {"decided": "v.verdict IS NOT NULL", "accepted": "v.verdict = 'accepted'", "rejected": "v.verdict = 'rejected'",
-            "edited": "v.edits != '{}'"}
-
-
-def decision_clause(decision: str, probe: bool) -> str:
-    """The person's decision as a condition: a set of records (when it is the main filter), or a
-    look-up per candidate (when another filter already narrows the records down)."""
-    if decision == "stale":
-        return "i.idx IN (SELECT v.idx FROM main.review v JOIN ix.items x ON x.idx = v.idx AND x.sig != v.basis)"
-    if decision == "undecided":
-        return ("NOT EXISTS (SELECT 1 FROM main.review v WHERE v.idx = i.idx AND v.basis = i.sig)" if probe
-                else f"i.idx NOT IN ({LIVE})")
-    if probe:
-        return f"EXISTS (SELECT 1 FROM main.review v WHERE v.idx = i.idx AND v.basis = i.sig AND {VERDICTS[decision]})"
-    return f"i.idx IN ({LIVE} WHERE {VERDICTS[decision]})"
-
 
 def integer(name: str, value: Any) -> int | None:
     if value in (None, ""):
@@ -148,29 +80,24 @@ def number_range(name: str, text: str) -> tuple[float | None, float | None]:
     return first, last
 
 
-def matching_indices(catalog: Catalog, where: Filter) -> list[int]:
-    sql, args = where.where(catalog)
-    return [idx for (idx,) in catalog.db.execute(f"SELECT i.idx {JOIN} WHERE {sql} ORDER BY i.idx", args)]
+def matching_indices(catalog: Catalog, where: RecordFilter) -> list[int]:
+    return reads.matching(catalog.index, where)
 
 
 def page(catalog: Catalog, where: Filter, offset: int = 0, limit: int = 50) -> dict[str, Any]:
     """One page of records matching the filter, in record order, with the total."""
     catalog.refresh()
     limit = max(1, min(limit, MAX_LIMIT))
-    sql, args = where.where(catalog)
+    sql, args = where.where(catalog.index)
     if sql == "1":  # no filter: the index pages itself
         total = catalog.count()
-        indices = [i for (i,) in catalog.db.execute("SELECT idx FROM ix.items ORDER BY idx LIMIT ? OFFSET ?",
-                                                    (limit, max(0, offset)))]
+        indices = catalog.index.first(limit, max(0, offset))
     else:  # every match once, kept while nothing changes: the next pages of this filter are a slice
         matches = catalog.matches(sql, args, lambda: matching_indices(catalog, where))
         total, indices = len(matches), matches[max(0, offset):max(0, offset) + limit]
-    found = catalog.db.execute("SELECT idx, id, status, stage, reason, detail FROM ix.items WHERE idx IN "
-                               "(SELECT value FROM json_each(?)) ORDER BY idx", (orjson.dumps(indices).decode(),)).fetchall()
-    stored = catalog.rows(indices)
-    decided = {row[0]: row[1:] for row in catalog.db.execute(
-        "SELECT v.idx, v.verdict, v.reason, v.edits, v.reviewer FROM main.review v JOIN ix.items x ON x.idx = v.idx "
-        "AND x.sig = v.basis WHERE v.idx IN (SELECT value FROM json_each(?))", (orjson.dumps(indices).decode(),))}
+    found = catalog.index.items(indices)
+    stored = catalog.index.rows(indices)
+    decided = reads.decided(catalog.index, indices)
     items = []
     for idx, record_id, status, stage, reason, detail in found:
         verdict, why, edits, reviewer = decided.get(idx, (None, None, None, None))
@@ -197,22 +124,20 @@ def record_detail(catalog: Catalog, idx: int) -> dict[str, Any] | None:
     """One record: its row as stored and as decided, the machine's verdict, the person's, and
     every call that made it (prompt sent, model, params, tokens, cost, reply)."""
     catalog.refresh()
-    item = catalog.db.execute("SELECT idx, id, status, stage, reason, detail, transient, sig FROM ix.items WHERE idx = ?",
-                              (idx,)).fetchone()
+    item = catalog.index.item(idx)
     if item is None:
         return None
-    stored = catalog.rows([idx]).get(idx)
+    stored = catalog.index.rows([idx]).get(idx)
     if stored is None:
         return None
     row, lineage = orjson.loads(stored[0]), orjson.loads(stored[1] or "[]")
-    review = catalog.db.execute("SELECT verdict, reason, edits, basis, reviewer, updated FROM main.review WHERE idx = ?",
-                                (idx,)).fetchone()
+    review = reads.review_of(catalog.index, idx)
     decision = None
     if review is not None:
         decision = {"verdict": review[0], "reason": review[1], "edits": orjson.loads(review[2]), "reviewer": review[4],
                     "updated": review[5], "stale": review[3] != item[7]}
-    history = [dict(zip(("action", "field", "value", "reason", "reviewer", "created", "undone"), h)) for h in catalog.db.execute(
-        "SELECT action, field, value, reason, reviewer, created, undone FROM main.decisions WHERE idx = ? ORDER BY seq", (idx,))]
+    history = [dict(zip(("action", "field", "value", "reason", "reviewer", "created", "undone"), h))
+               for h in reads.history(catalog.index, idx)]
     return {"idx": idx, "id": item[1], "status": item[2], "stage": item[3], "reason": item[4], "detail": item[5],
             "transient": bool(item[6]), "row": row, "decision": decision, "history": history,
             "slots": [n for n in catalog.schema.slots if n in row], "scores": [n for n in catalog.schema.scores if n in row],
@@ -220,7 +145,7 @@ def record_detail(catalog: Catalog, idx: int) -> dict[str, Any] | None:
 
 
 def call_detail(catalog: Catalog, call: dict[str, Any]) -> dict[str, Any]:
-    stored = catalog.db.execute("SELECT request, response FROM main.responses WHERE key = ?", (call.get("request"),)).fetchone()
+    stored = catalog.index.stored_call(call.get("request"))
     request = scrubbed(orjson.loads(stored[0])) if stored else None
     response = orjson.loads(stored[1]) if stored else {}
     usage = call.get("usage") or {}
@@ -253,36 +178,24 @@ def facet_counts(catalog: Catalog) -> dict[str, Any]:
     catalog.refresh()
     key = (catalog.generation, catalog.epoch)
     if catalog.facet_cache is None or catalog.facet_cache[0] != key:
-        slots = {name: catalog.db.execute("SELECT value, COUNT(*) FROM ix.facets WHERE kind = 'slot' AND name = ? GROUP BY "
-                                          "value ORDER BY COUNT(*) DESC, value LIMIT 200", (name,)).fetchall()
-                 for name in catalog.schema.slots}
-        reasons = catalog.db.execute("SELECT reason, COUNT(*) FROM ix.items WHERE reason IS NOT NULL GROUP BY reason "
-                                     "ORDER BY COUNT(*) DESC").fetchall()
-        statuses = dict(catalog.db.execute("SELECT status, COUNT(*) FROM ix.items GROUP BY status").fetchall())
-        catalog.facet_cache = (key, {"slots": slots, "reasons": reasons, "statuses": statuses, "total": catalog.count()})
-    decided = dict(catalog.db.execute("SELECT COALESCE(v.verdict, 'edited'), COUNT(*) FROM main.review v JOIN ix.items i "
-                                      "ON i.idx = v.idx AND i.sig = v.basis GROUP BY 1").fetchall())
-    return {**catalog.facet_cache[1], "decided": decided}
+        slots = {name: catalog.index.slot_values(name) for name in catalog.schema.slots}
+        catalog.facet_cache = (key, {"slots": slots, "reasons": catalog.index.reasons(), "statuses": catalog.index.statuses(),
+                                     "total": catalog.count()})
+    return {**catalog.facet_cache[1], "decided": reads.decided_counts(catalog.index)}
 
 
 def over_represented(catalog: Catalog, group: list[int], minimum: int = 2, top: int = 40) -> dict[str, Any]:
     """Slot values, models, stages, templates and rejection steps more common among `group` than
     among all records: counts and lift = (share in the group) / (share in all)."""
     catalog.refresh()
-    wanted = orjson.dumps(sorted(set(group))).decode()
-    size = catalog.db.execute("SELECT COUNT(*) FROM ix.items WHERE idx IN (SELECT value FROM json_each(?))", (wanted,)).fetchone()[0]
+    wanted = sorted(set(group))
+    size = catalog.index.count_of(wanted)
     total = catalog.count()
     if not size or not total:
         return {"group": size, "total": total, "rows": []}
-    query = f"""
-        WITH g(idx) AS (SELECT value FROM json_each(?)),
-             f(idx, kind, name, value) AS (SELECT idx, kind, name, value FROM ix.facets WHERE kind != 'score'
-                                           UNION ALL SELECT idx, 'rejected at', stage, reason FROM ix.items WHERE stage IS NOT NULL)
-        SELECT kind, name, value, COUNT(*) AS everywhere, SUM(idx IN g) AS flagged FROM f GROUP BY kind, name, value
-        HAVING flagged >= ? ORDER BY (1.0 * flagged / everywhere) DESC, flagged DESC LIMIT {int(top)}"""
     rows = [{"kind": kind, "name": name, "value": value, "flagged": flagged, "all": everywhere,
              "lift": round((flagged / size) / (everywhere / total), 3)}
-            for kind, name, value, everywhere, flagged in catalog.db.execute(query, (wanted, min(minimum, size)))]
+            for kind, name, value, everywhere, flagged in reads.over_represented_rows(catalog.index, wanted, min(minimum, size), top)]
     return {"group": size, "total": total, "rows": rows}
 
 
@@ -292,10 +205,7 @@ def agreement_figures(catalog: Catalog, thresholds: Mapping[str, float] | None =
     result = {}
     for name, spec in catalog.schema.scores.items():
         counts: dict[float, dict[str, int]] = {}
-        for score, verdict, n in catalog.db.execute(
-                "SELECT f.value, v.verdict, COUNT(*) FROM main.review v JOIN ix.items i ON i.idx = v.idx AND i.sig = v.basis "
-                "JOIN ix.facets f ON f.idx = i.idx AND f.kind = 'score' AND f.name = ? WHERE v.verdict IS NOT NULL "
-                "GROUP BY 1, 2", (name,)):
+        for score, verdict, n in reads.verdicts_by_score(catalog.index, name):
             counts.setdefault(score, {})[verdict] = n
         chosen = (thresholds or {}).get(name)
         threshold = chosen if chosen is not None else spec.get("threshold")

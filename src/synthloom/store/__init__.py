@@ -2,7 +2,9 @@
 
 core.py is the run's store (request cache, records, failures, meta, migrations), shards.py the
 stores the workers of a distributed run write and their merge, reader.py the read-only view
-that export and report use, lock.py the run lock.
+that export and report use, lock.py the run lock, batches.py the provider batches' ledger,
+decisions.py the human decisions of `synthloom review`, review_index.py and review_queries.py
+the review app's read-only index of the records and its queries.
 """
 
 from __future__ import annotations

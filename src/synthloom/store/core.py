@@ -19,7 +19,7 @@ import orjson
 from ..backends.base import Response
 from ..errors import ConfigError, RunStopped
 from ..record import Record
-from .schema import MIGRATIONS, dumps, use_wal, write_failure_reason
+from .schema import MIGRATIONS, dumps, use_wal, write_failure_reason, write_transaction
 
 __all__ = ["Store", "Failure"]
 
@@ -78,17 +78,11 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
         try:
-            yield
-            self.db.execute("COMMIT")
-        except BaseException as exc:
-            if self.db.in_transaction:  # SQLITE_FULL may or may not have rolled it back already
-                try:
-                    self.db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-            if isinstance(exc, sqlite3.OperationalError) and write_failure_reason(exc):
+            with write_transaction(self.db):
+                yield
+        except sqlite3.OperationalError as exc:
+            if write_failure_reason(exc):
                 raise self.write_failure(exc) from None
             raise
 

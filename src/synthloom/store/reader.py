@@ -42,6 +42,19 @@ class StoreReader:
         rejected = self.query("SELECT COUNT(*) FROM failures", ())
         return {"kept": kept[0] if kept else 0, "rejected": rejected[0] if rejected else 0}
 
+    def written(self) -> tuple[Any, ...]:
+        """(count, newest `created`) of the records, then of the failures: changes whenever a run writes one."""
+        found: tuple[Any, ...] = self.db.execute(
+            "SELECT (SELECT COUNT(*) FROM records), (SELECT MAX(created) FROM records), "
+            "(SELECT COUNT(*) FROM failures), (SELECT MAX(created) FROM failures)").fetchone()
+        return found
+
+    def rows(self) -> list[tuple[int, str]]:
+        """(idx, row JSON) of every record, kept or rejected, in index order."""
+        found: list[tuple[int, str]] = self.db.execute(
+            "SELECT idx, row FROM records UNION ALL SELECT idx, row FROM failures ORDER BY idx").fetchall()
+        return found
+
     def query(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         try:
             row: tuple[Any, ...] | None = self.db.execute(sql, args).fetchone()

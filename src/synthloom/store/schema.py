@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
 
-__all__ = ["MIGRATIONS", "dumps", "use_wal", "write_failure_reason"]
+__all__ = ["MIGRATIONS", "dumps", "use_wal", "write_transaction", "write_failure_reason"]
 
 MIGRATIONS = [
     """
@@ -70,6 +72,23 @@ def use_wal(db: sqlite3.Connection, tries: int = 200) -> None:
             if "locked" not in str(exc) or attempt == tries - 1:
                 raise
             time.sleep(0.01)
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE (the write lock at once, so reads in the block see what the writes are made
+    on), committed when the block ends, rolled back if it raises."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:  # SQLITE_FULL may or may not have rolled it back already
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        raise
 
 
 def write_failure_reason(exc: sqlite3.Error) -> str | None:

@@ -37,10 +37,8 @@ class WordLlamaFeatures:
 
     def transform(self, texts: list[str]) -> Any:
         if self.embedder is None:
-            try:
-                from ..corpus.embed import load_embedder
-            except ImportError as exc:
-                raise missing_extra("corpus", exc) from None
+            from ..corpus.embed import load_embedder  # not at module level: the CLI's parser imports this module
+
             self.embedder = load_embedder()
         return self.embedder.embed(list(texts))
 

@@ -7,7 +7,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ...errors import ConfigError, missing_extra
+from ...corpus.embed import load_embedder
+from ...errors import ConfigError
 from .base import DedupResult, Duplicate, batched, check_threshold
 
 __all__ = ["SemanticDeduper", "TextEmbedder"]
@@ -38,10 +39,6 @@ class SemanticDeduper:
     def load(self) -> TextEmbedder:
         """The given embedder, or the WordLlama model shipped in its wheel (the `corpus` extra)."""
         if self.embedder is None:
-            try:
-                from ...corpus.embed import load_embedder
-            except ImportError as exc:
-                raise missing_extra("corpus", exc) from None
             self.embedder = load_embedder()
         return self.embedder
 
