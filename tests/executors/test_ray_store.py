@@ -11,7 +11,7 @@ from synthloom.backends.base import Request, Response
 from synthloom.cost.budget import Budget, BudgetReached
 from synthloom.cost.prices import PriceTable
 from synthloom.errors import RunStopped
-from synthloom.executors.figures import merged_figures
+from synthloom.executors.figures import merged_engine, merged_figures
 from synthloom.executors.ray_store import TOKEN_KEY, RemoteBudget, RemoteStore, StoreWriter
 from synthloom.record import Record
 from synthloom.store import Store
@@ -156,3 +156,15 @@ def test_the_workers_figures_merge_into_one():
                                          {"url": "http://b", "requests": 1, "down": True}]
     assert merged_figures([None, {"steps": 4}, {"steps": 6, "parallel": 8}]) == {"steps": 10, "parallel": 8}
     assert merged_figures([None, None]) is None
+
+
+def test_engine_figures_of_two_workers_average_what_is_a_mean_and_add_the_rest():
+    a = {"parallel": 4, "steps": 100, "mean_sequences_per_step": 4.0, "generation_tokens_per_s": 150.0,
+         "prompt_steps": 10, "prompt_tokens": 500, "seconds_generating": 2.0, "seconds_with_prompts": 0.5}
+    b = {"parallel": 4, "steps": 300, "mean_sequences_per_step": 2.0, "generation_tokens_per_s": 100.0,
+         "prompt_steps": 30, "prompt_tokens": 900, "seconds_generating": 6.0, "seconds_with_prompts": 1.5}
+    merged = merged_engine([a, None, b])
+    assert merged["mean_sequences_per_step"] == 2.5  # (4*100 + 2*300) / 400, not 6.0
+    assert merged["steps"] == 400 and merged["parallel"] == 8 and merged["prompt_tokens"] == 1400
+    assert merged["generation_tokens_per_s"] == 250.0  # the workers decode at the same time
+    assert merged_engine([None, None]) is None

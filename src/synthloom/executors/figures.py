@@ -7,7 +7,7 @@ from typing import Any
 from ..backends.base import BackendBase
 from ..runner import RunStats
 
-__all__ = ["worker_figures", "summed_concurrency", "merged_figures"]
+__all__ = ["worker_figures", "summed_concurrency", "merged_figures", "merged_engine"]
 
 
 def worker_figures(stats: RunStats, backend: BackendBase, counters: tuple[str, ...]) -> dict[str, Any]:
@@ -50,3 +50,18 @@ def merged_figures(per_worker: list[Any]) -> Any:
         total = sum(present)
         return round(total, 3) if isinstance(total, float) else total
     return first
+
+
+def merged_engine(per_worker: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The workers' embedded-engine figures as one: steps, tokens, seconds and slots (`parallel`)
+    add up; `mean_sequences_per_step` is the step-weighted mean (not a sum of means), and
+    `generation_tokens_per_s` the sum, since the workers decode at the same time on their own
+    cores: the cluster's rate."""
+    present = [f for f in per_worker if f]
+    merged = merged_figures(present)
+    if not merged:
+        return merged
+    steps = sum(f.get("steps", 0) for f in present)
+    merged["mean_sequences_per_step"] = round(
+        sum(f.get("mean_sequences_per_step", 0.0) * f.get("steps", 0) for f in present) / steps, 2) if steps else 0.0
+    return merged

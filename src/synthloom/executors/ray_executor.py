@@ -28,7 +28,7 @@ from ..prepare.plan import RunPlan
 from ..prepare.session import RunSession
 from ..runner import DEFAULT, Caller, Runner, RunStats
 from .base import ProgressCallback
-from .figures import merged_figures, summed_concurrency, worker_figures
+from .figures import merged_engine, merged_figures, summed_concurrency, worker_figures
 from .ray_store import TOKEN_KEY, RemoteBudget, RemoteStore, StoreWriter
 
 __all__ = ["RayExecutor", "run_shard"]
@@ -128,7 +128,7 @@ class RayExecutor:
         stats.concurrency = summed_concurrency([r["concurrency"] for r in results])
         stats.outages = merged_figures([r["outages"] for r in results])
         session.remote_figures = {"endpoints": merged_figures([r["endpoints"] for r in results]),
-                                  "engine": merged_figures([r["engine"] for r in results])}
+                                  "engine": merged_engine([r["engine"] for r in results])}
         if stats.budget is not None:
             stats.budget.spent = final["spent"] if shared else sum(r["spent"] for r in results)
             stats.budget.reached = final["reached"] if shared else False
