@@ -157,6 +157,10 @@ def test_a_killed_worker_node_leaves_its_shard_to_the_others_and_with_none_left_
         assert proc.returncode == 0, err  # the other node ran the dead node's shard, minus what it had stored
         first = completions(url)
         assert 2 * n <= first <= 2 * n + 4  # re-sent: at most the dead worker's 4 requests in flight
+        this_run = json.loads((out / "run.json").read_text())["this_run"]
+        assert this_run["executor"]["lost_attempts"] == 1
+        # the dead attempt's requests count too: all but its answers still in flight at the kill
+        assert first - 4 <= this_run["requests_sent"] <= first
         assert len((out / "dataset.jsonl").read_text().splitlines()) == n
 
         proc = subprocess.Popen([SYNTHLOOM, *run_args(recipe, out, 2 * n, url, *args)], stdout=subprocess.DEVNULL,

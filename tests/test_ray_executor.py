@@ -65,7 +65,7 @@ def test_ray_run_equals_a_local_run_record_for_record(write_recipe, tmp_path):
     # subprocess) would present a token to a cluster without one, and Ray drops its actors unstarted
     assert {k: v for k, v in os.environ.items() if k.startswith("RAY_")} == ray_environ
     summary = run_json(tmp_path / "ray")
-    assert summary["this_run"]["executor"] == {"kind": "ray", "address": "local", "workers": 2}
+    assert summary["this_run"]["executor"] == {"kind": "ray", "address": "local", "workers": 2, "lost_attempts": 0}
     assert summary["this_run"]["requests_sent"] == 120 and summary["kept"] == 60
     assert summary["this_run"]["concurrency"]["configured"] == 16  # 8 slots in each of the 2 workers
     assert not (tmp_path / "ray" / "shards").exists()  # merged into the run's store

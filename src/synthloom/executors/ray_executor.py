@@ -121,11 +121,20 @@ class RayExecutor:
                 restore_environ(environ)
         if errors:
             raise errors[0]
+        finished = {r["attempt"] for r in results}
+        lost = [f for attempt, f in final["attempts"].items() if attempt not in finished]
+        self.merge(session, stats, results, lost, final, shared, workers)
+
+    def merge(self, session: RunSession, stats: RunStats, results: list[dict[str, Any]],
+              lost: list[dict[str, Any]], final: dict[str, Any], shared: bool, workers: int) -> None:
+        """The workers' figures into the run's stats. An attempt whose worker died counts with its
+        last figures (its requests were paid for); its gates do not (they no longer exist)."""
+        concurrency, results = [r["concurrency"] for r in results], results + lost
         for name in COUNTERS:
             setattr(stats, name, sum(r[name] for r in results))
         for r in results:
             stats.reasons.update(r["reasons"])
-        stats.concurrency = summed_concurrency([r["concurrency"] for r in results])
+        stats.concurrency = summed_concurrency(concurrency)
         stats.outages = merged_figures([r["outages"] for r in results])
         session.remote_figures = {"endpoints": merged_figures([r["endpoints"] for r in results]),
                                   "engine": merged_engine([r["engine"] for r in results])}
@@ -133,7 +142,8 @@ class RayExecutor:
             stats.budget.spent = final["spent"] if shared else sum(r["spent"] for r in results)
             stats.budget.reached = final["reached"] if shared else False
         self.used_workers = workers
-        stats.executor = {"kind": "ray", "address": self.address or "local", "workers": workers}
+        stats.executor = {"kind": "ray", "address": self.address or "local", "workers": workers,
+                          "lost_attempts": len(lost)}
 
     async def wait(self, ray: Any, refs: list[Any], writer: Any, stats: RunStats,
                    on_progress: ProgressCallback | None) -> None:
@@ -222,19 +232,27 @@ def run_shard(plan: RunPlan, indices: list[int], writer: Any, shared_budget: boo
 async def run_shard_async(plan: RunPlan, indices: list[int], writer: Any, shared_budget: bool) -> dict[str, Any]:
     indices = await writer.unfinished.remote(indices)
     pipeline = plan.pipeline()
-    store = RemoteStore(writer)
+    attempt = uuid.uuid4().hex  # this attempt at the shard: a retry after a lost worker is another
+    store = RemoteStore(writer, snapshot=lambda: ("figures", attempt, figures_so_far(caller, plan, tracker)))
     tracker = RemoteBudget(store) if shared_budget else Budget(plan.prices) if plan.prices else None
     caller = Caller(plan.backends, store, plan.options, tracker, plan.limits)
     try:
         await start_all(plan.backends)
         try:
             await Runner(pipeline, caller).run(indices)
-            figures = worker_figures(caller.stats, plan.backends[DEFAULT], COUNTERS)
+            figures = figures_so_far(caller, plan, tracker)
         finally:
             await close_all(plan.backends.values())
     finally:
         await store.aclose()
-    return figures | {"spent": tracker.spent if isinstance(tracker, Budget) else 0.0}
+    return figures | {"attempt": attempt}
+
+
+def figures_so_far(caller: Caller, plan: RunPlan, tracker: Any) -> dict[str, Any]:
+    """A worker's figures; also sent to the writer with each batch, so that if the worker dies its
+    last ones count in run.json (the responses a batch stores were counted before it was sent)."""
+    spent = tracker.spent if isinstance(tracker, Budget) else 0.0
+    return worker_figures(caller.stats, plan.backends[DEFAULT], COUNTERS) | {"spent": spent}
 
 
 def worker_error(exc: BaseException) -> SynthloomError:

@@ -39,6 +39,7 @@ class StoreWriter:
         self.path, self.token, self.budget = Path(path), token, budget
         self.store: Store | None = None
         self.kept = self.failed = 0
+        self.attempts: dict[str, dict[str, Any]] = {}  # each shard attempt's last figures
 
     def open(self, node: str) -> None:
         """Open the run's store; a writer that does not see the driver's file stops the run."""
@@ -83,6 +84,8 @@ class StoreWriter:
                 return self.budget.hold(*op[1:]) if self.budget else 0.0
             except Exception as exc:  # noqa: BLE001 - BudgetReached, or a ConfigError (no price): the worker raises it
                 return exc
+        elif kind == "figures":
+            self.attempts[op[1]] = op[2]
         elif kind == "release" and self.budget:
             self.budget.release(op[1])
         elif kind == "settle" and self.budget:
@@ -99,14 +102,16 @@ class StoreWriter:
         if self.store is not None:
             self.store.close()
             self.store = None
-        return self.progress()
+        return self.progress() | {"attempts": self.attempts}
 
 
 class RemoteStore:
     """A worker's CallStore: every operation goes to the writer actor, in ordered batches."""
 
-    def __init__(self, writer: Any, max_batch: int = MAX_BATCH, max_queued: int = MAX_QUEUED):
+    def __init__(self, writer: Any, max_batch: int = MAX_BATCH, max_queued: int = MAX_QUEUED,
+                 snapshot: Callable[[], tuple] | None = None):
         self.writer, self.max_batch, self.max_queued = writer, max_batch, max_queued
+        self.snapshot = snapshot  # an op sent with every batch: the worker's figures so far
         self.queue: list[tuple[tuple, asyncio.Future | None]] = []
         self.pump: asyncio.Task | None = None
         self.wake = asyncio.Event()
@@ -162,8 +167,9 @@ class RemoteStore:
             while self.queue:
                 batch, self.queue = self.queue[:self.max_batch], self.queue[self.max_batch:]
                 self.sending = True
+                ops = [op for op, _ in batch] + ([self.snapshot()] if self.snapshot else [])
                 try:
-                    answers = await self.writer.apply.remote([op for op, _ in batch])
+                    answers = await self.writer.apply.remote(ops)
                 except Exception as exc:  # noqa: BLE001 - the writer (or the driver) is gone: stop this worker
                     self.broken = exc
                     for _, future in batch + self.queue:
