@@ -184,7 +184,9 @@ def parse_label(value: Any) -> bool | None:
     return None
 
 
-FORMATS: Mapping[str, Callable[..., dict[str, Any]]] = {
+# A converter returns one row, or (kto) a list of rows.
+Converter = Callable[[Mapping[str, Any], FieldMap, PromptSource], "dict[str, Any] | list[dict[str, Any]]"]
+FORMATS: Mapping[str, Converter] = {
     "sft": to_sft, "dpo": to_dpo, "kto": to_kto, "alpaca": to_alpaca, "sharegpt": to_sharegpt,
 }
 COLUMNS: Mapping[str, tuple[str, ...]] = {

@@ -139,7 +139,7 @@ class ExactPrompts:
             if resource is not None:
                 resource.close()
 
-    def open(self) -> None:
+    def open(self) -> StoreReader:
         for name in ("lineage.jsonl", Store.FILENAME):
             if not (self.run / name).is_file():
                 raise ConfigError(f"{self.run / name}: not found; it holds the exact prompts (or pass --prompt-field)")
@@ -148,6 +148,7 @@ class ExactPrompts:
         recipe = orjson.loads(self.store.get_meta("recipe") or "{}")
         for stage in recipe.get("stages", []):
             self.outputs.setdefault(stage.get("output") or stage.get("name"), stage.get("name"))
+        return self.store
 
     def calls(self, record_id: str, row: dict[str, Any] | None = None) -> list[dict[str, Any]] | None:
         """The record's calls from lineage.jsonl; refuses a lineage entry made for another version of the row
@@ -158,10 +159,10 @@ class ExactPrompts:
             first = orjson.loads(line) if line.strip() else {}
             if first.get("id") == record_id:
                 entry = first
-            else:
-                self.index = self.build_index()
         if entry is None:
-            offset = self.index.get(record_id)  # type: ignore[union-attr]
+            if self.index is None:
+                self.index = self.build_index()
+            offset = self.index.get(record_id)
             if offset is None:  # a record a person accepted after curation left it out
                 return self.overlay.calls(record_id)
             self.handle.seek(offset)
@@ -183,17 +184,17 @@ class ExactPrompts:
 
     def messages(self, record_id: str | None, row: dict[str, Any] | None = None) -> list[dict[str, str]] | None:
         """The first request of the chosen stage (repair follow-ups are not the prompt)."""
-        if self.store is None:
-            self.open()
+        store = self.store if self.store is not None else self.open()
         calls = self.calls(record_id, row) if record_id is not None else None
         if not calls:
             return None
         stages = [call.get("stage") for call in calls]
-        stage = self.stage or self.outputs.get(self.response_field) or self.response_field
+        field = self.response_field
+        stage = self.stage or (None if field is None else self.outputs.get(field) or field)
         if stage not in stages and self.stage is None:
-            stage = stages[-1] if self.response_field else stages[0]
+            stage = stages[-1] if field else stages[0]
         call = next((c for c in calls if c.get("stage") == stage), None)
-        request = self.store.get_request(call["request"]) if call else None  # type: ignore[union-attr]
+        request = store.get_request(call["request"]) if call else None
         return request.get("messages") if request else None
 
 

@@ -24,7 +24,7 @@ def make_deduper(method: str, threshold: float | None = None, **options) -> Dedu
             raise ConfigError("threshold: exact dedup has no threshold (use minhash or semantic)")
         return ExactDeduper(**options)
     if method == "minhash":
-        return MinHashDeduper(**({} if threshold is None else {"threshold": threshold}), **options)
+        return MinHashDeduper(**options) if threshold is None else MinHashDeduper(threshold=threshold, **options)
     if method == "semantic":
-        return SemanticDeduper(**({} if threshold is None else {"threshold": threshold}), **options)
+        return SemanticDeduper(**options) if threshold is None else SemanticDeduper(threshold=threshold, **options)
     raise ConfigError(f"unknown dedup method {method!r} (known: {', '.join(METHODS)})")
