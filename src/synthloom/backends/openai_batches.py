@@ -4,7 +4,7 @@ output and error files of custom_id lines read back."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -22,12 +22,29 @@ ENDED = {"completed", "expired", "cancelled", "failed"}
 LOOK_BACK = 600.0  # seconds before a batch was recorded that a provider's clock may differ by
 
 
+class OpenAIHost(Protocol):
+    """What the batch endpoints use of OpenAIBackend (named by shape: importing it would close a circle)."""
+
+    base_url: str
+    timeout: float
+
+    def session(self) -> aiohttp.ClientSession: ...
+
+    def headers(self) -> dict[str, str]: ...
+
+    def redact(self, text: str) -> str: ...
+
+    def redact_bytes(self, raw: bytes) -> bytes: ...
+
+    def body(self, request: Request) -> bytes: ...
+
+
 class OpenAIBatches:
     """The Files and Batches endpoints under the backend's (first) base URL, with its key."""
 
     tags_in_metadata = True
 
-    def __init__(self, backend: Any, completion_window: str = "24h", max_lines: int | None = None,
+    def __init__(self, backend: OpenAIHost, completion_window: str = "24h", max_lines: int | None = None,
                  max_bytes: int | None = None):
         self.backend = backend
         self.base_url = backend.base_url

@@ -13,6 +13,7 @@ import orjson
 
 from .base import (
     AuthFailed,
+    BackendError,
     BadRequest,
     BadResponse,
     ContextTooLong,
@@ -50,7 +51,7 @@ def cut_off_detail(exc: aiohttp.ClientPayloadError) -> str:
     return str(getattr(cause, "message", "") or "") or describe(exc)
 
 
-def status_error(status: int, raw: bytes, retry_after: str | None) -> Exception:
+def status_error(status: int, raw: bytes, retry_after: str | None) -> BackendError:
     """Map an HTTP error status to the typed error the runner retries by."""
     message = f"HTTP {status}: {body_text(raw, 300)}"
     if status == 429:

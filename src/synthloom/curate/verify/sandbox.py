@@ -112,7 +112,7 @@ class Sandbox:
             task.cancel()
         # Relative paths, so a record's stderr does not change with the temp dir's name.
         stdout, stderr = (task.result().replace(f"{workdir}/", "") if task in done else "" for task in readers)
-        code, signal = self._exit_status(process.returncode)
+        code, signal = self._exit_status(await process.wait())  # returns at once: the child was reaped above
         return SandboxResult(passed=code == 0 and not timed_out, returncode=code, timed_out=timed_out,
                              signal=signal, stdout=stdout, stderr=stderr,
                              seconds=round(time.monotonic() - started, 3), isolation=self.isolation)
