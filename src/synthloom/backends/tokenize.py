@@ -94,9 +94,10 @@ class ServerTokenizer:
             if self.method is not None:
                 return
             probe = [{"role": "user", "content": "hello"}]
-            tries: list[tuple[str, str, dict[str, Any]]] = [("messages", "/tokenize", {"model": self.model, "messages": probe, "add_generation_prompt": True}),
-                     ("content", "/tokenize", {"content": "hello"}),
-                     ("input", "/extras/tokenize", {"input": "hello"})]
+            tries: list[tuple[str, str, dict[str, Any]]] = [
+                ("messages", "/tokenize", {"model": self.model, "messages": probe, "add_generation_prompt": True}),
+                ("content", "/tokenize", {"content": "hello"}),
+                ("input", "/extras/tokenize", {"input": "hello"})]
             for method, path, body in tries:
                 try:
                     if count_in(await self.post(self.root() + path, body)) is not None:

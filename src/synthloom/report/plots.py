@@ -9,15 +9,18 @@ from __future__ import annotations
 import io
 import re
 import textwrap
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["PLOTS", "render_plots", "to_svg", "label_balance_plot", "length_plot", "coverage_plot", "score_plot",
-           "dedup_plot", "adherence_plot", "usage_plot", "drops_plot"]
+if TYPE_CHECKING:  # matplotlib is imported only when a plot is drawn
+    from matplotlib.typing import RcKeyType
+
+__all__ = ["PLOTS", "Plot", "render_plots", "to_svg", "label_balance_plot", "length_plot", "coverage_plot",
+           "score_plot", "dedup_plot", "adherence_plot", "usage_plot", "drops_plot"]
 
 KEPT, LOST, MUTED = "#3b75af", "#d1615d", "#9aa5b1"
-STYLE = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-         "font.family": "sans-serif"}
+STYLE: dict[RcKeyType, Any] = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
+                               "axes.spines.right": False, "font.family": "sans-serif"}
 
 
 def plain(label: Any, width: int = 40) -> str:
@@ -239,7 +242,8 @@ def drops_plot(metrics: dict) -> str | None:
     return to_svg(fig, "drops")
 
 
-PLOTS: dict[str, tuple[str, Callable[[dict], str | None], str]] = {
+Plot = tuple[str, Callable[[dict], str | None], str]  # title, draw(metrics) → svg or None, note when absent
+PLOTS: dict[str, Plot] = {
     "labels": ("Label balance", label_balance_plot, "no slot with a small list (≤ 12 values)"),
     "lengths": ("Length histogram", length_plot, "no text field to measure"),
     "coverage": ("Entity coverage", coverage_plot, "no slots in the recipe"),
@@ -251,7 +255,7 @@ PLOTS: dict[str, tuple[str, Callable[[dict], str | None], str]] = {
 }
 
 
-def render_plots(metrics: dict, plots: dict[str, tuple[str, Callable[[dict], str | None], str]] | None = None) -> list[dict]:
+def render_plots(metrics: dict, plots: Mapping[str, Plot] | None = None) -> list[dict]:
     """Every plot (of `plots`, the run report's by default) as {"key", "title", "svg"}, or {"key", "title", "note"}
     when its data is absent."""
     import matplotlib

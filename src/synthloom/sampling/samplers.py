@@ -7,6 +7,7 @@ import bisect
 import hashlib
 import itertools
 import random
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol
 
@@ -26,12 +27,13 @@ class Sampler(Protocol):
 
     A `positional` sampler is given the record's index (a coverage deck, `each`); the others
     are given the record's seed basis, which is its index unless the record walks rows of
-    data (then its row's id or content: see rows.py).
+    data (then its row's id or content: see rows.py). An item is whatever the list holds: a
+    text, a row mapping, one column's value; so the value is typed `object`.
     """
 
     positional: bool
 
-    def sample(self, index: int) -> str | list[str]: ...
+    def sample(self, index: int) -> object: ...
 
 
 class UniformSampler:
@@ -44,7 +46,7 @@ class UniformSampler:
         self.key = f"{seed}:{slot}"
         self.k = k
 
-    def sample(self, index: int) -> str | list[str]:
+    def sample(self, index: int) -> object:
         if self.k == 1:  # a 63-bit hash modulo a list length: bias below 1e-12, no Random object
             return self.items[derive_seed(self.key, index) % len(self.items)]
         return random.Random(derive_seed(self.key, index)).sample(self.items, self.k)
@@ -62,7 +64,7 @@ class WeightedSampler:
         self.key = f"{seed}:{slot}"
         self.k = k
 
-    def sample(self, index: int) -> str | list[str]:
+    def sample(self, index: int) -> object:
         if self.k == 1:
             point = derive_seed(self.key, index) / 2**63 * self.cumulative[-1]
             return self.items[min(bisect.bisect_right(self.cumulative, point), len(self.items) - 1)]
@@ -101,7 +103,7 @@ class CoverageSampler:
         n = len(self.items)
         return self.deck(position // n)[position % n]
 
-    def sample(self, index: int) -> str | list[str]:
+    def sample(self, index: int) -> object:
         if self.k == 1:
             return self.items[self.at(index)]
         start = index * self.k
@@ -115,7 +117,8 @@ class CoverageSampler:
         return [self.items[i] for i in picked]
 
 
-SAMPLERS = {"uniform": UniformSampler, "weighted": WeightedSampler, "coverage": CoverageSampler}
+SAMPLERS: dict[str, Callable[[EntityList, int, str, int], Sampler]] = {
+    "uniform": UniformSampler, "weighted": WeightedSampler, "coverage": CoverageSampler}
 
 
 def make_sampler(kind: str, entity: EntityList, seed: int, slot: str, k: int = 1) -> Sampler:

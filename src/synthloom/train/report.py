@@ -12,7 +12,7 @@ from jinja2 import Environment
 from ..errors import ConfigError
 from ..files import write_text_atomic
 from ..report.html import script_hash
-from ..report.plots import KEPT, MUTED, legend_above, new_figure, plain, render_plots, to_svg
+from ..report.plots import KEPT, MUTED, Plot, legend_above, new_figure, plain, render_plots, to_svg
 from ..report.template import HEAD, PLOTS, SCRIPT
 from ..version import package_version
 
@@ -107,7 +107,7 @@ def learning_curve_plot(scores: dict) -> str | None:
     return to_svg(fig, "curve")
 
 
-EVAL_PLOTS = {
+EVAL_PLOTS: dict[str, Plot] = {
     "confusion": ("Confusion matrix (rows: true, columns: predicted)", confusion_plot, "no classes to draw"),
     "learning-curve": ("Learning curve", learning_curve_plot,
                        "run `synthloom evaluate` with --learning-curve to retrain on growing subsets of the training data"),
