@@ -81,6 +81,22 @@ def test_auth_failure_stops_the_whole_run(tmp_path):
     assert runner.stats.kept < 20
 
 
+def test_auth_failure_stops_the_other_workers_too(tmp_path):
+    """Workers still busy when one meets a fatal error are cancelled, not left sending requests."""
+    backend = FakeBackend(replies=[AuthFailed("401")], latency=0.01)
+    runner = make_runner(tmp_path, backend)
+
+    async def run_then_wait():
+        with pytest.raises(AuthFailed):
+            await runner.run(range(200))
+        sent = len(backend.requests)
+        await asyncio.sleep(0.2)  # the caller's loop goes on (the Python API inside an application)
+        return sent, len(backend.requests)
+
+    sent, later = asyncio.run(run_then_wait())
+    assert later == sent < 20
+
+
 def test_concurrency_is_bounded(tmp_path):
     class Counting(FakeBackend):
         active = peak = 0

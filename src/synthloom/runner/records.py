@@ -66,7 +66,7 @@ class Runner:
         wake = asyncio.Event()
         with self.store.group_commit(on_write=wake.set):
             flusher = asyncio.create_task(self.flush_forever(wake))
-            workers: asyncio.Future[list[None]] = asyncio.gather(*(self.work(todo) for _ in range(self.options.concurrency)))
+            workers = asyncio.create_task(self.work_together(todo))
             try:
                 await asyncio.wait([workers, flusher], return_when=asyncio.FIRST_COMPLETED)
                 if flusher.done():
@@ -76,6 +76,16 @@ class Runner:
                 for task in (workers, flusher):
                     task.cancel()
                 await asyncio.gather(workers, flusher, return_exceptions=True)
+
+    async def work_together(self, todo: Iterator[int]) -> None:
+        """K workers on one iterator; when one fails, the others are cancelled (gather would leave them running)."""
+        workers = [asyncio.create_task(self.work(todo)) for _ in range(self.options.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
 
     async def flush_forever(self, wake: asyncio.Event) -> None:
         while True:
