@@ -46,7 +46,11 @@ class Steps:
     @contextmanager
     def step(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
         task = self.progress.add_task(description, total=total)
-        yield lambda n=1: self.progress.advance(task, n)
+
+        def advance(n: int = 1) -> None:
+            self.progress.advance(task, n)
+
+        yield advance
         self.progress.update(task, total=total or 1, completed=total or 1)
 
 

@@ -78,12 +78,13 @@ def hub_error(exc: Exception, endpoint: str, repo: str, token: str) -> ConfigErr
 
 def is_connection_error(exc: BaseException) -> bool:
     """httpx's connect/timeout errors and OSErrors, also when huggingface_hub wrapped them."""
+    cause: BaseException | None = exc
     seen = 0
-    while exc is not None and seen < 5:
-        if isinstance(exc, OSError) or type(exc).__name__ in ("ConnectError", "ConnectTimeout", "ReadTimeout",
-                                                                "RemoteProtocolError", "ConnectionError"):
+    while cause is not None and seen < 5:
+        if isinstance(cause, OSError) or type(cause).__name__ in ("ConnectError", "ConnectTimeout", "ReadTimeout",
+                                                                  "RemoteProtocolError", "ConnectionError"):
             return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
     return False
 
 

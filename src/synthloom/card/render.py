@@ -81,7 +81,7 @@ def header(facts: CardFacts) -> str:
 
 
 def generators(facts: CardFacts) -> str:
-    backend = facts.summary.get("backend") if isinstance(facts.summary.get("backend"), dict) else {}
+    backend = mapping(facts.summary.get("backend"))
     models = facts.models or declared_models(facts.summary)  # no kept record: the models the run was set up with
     lines = ["## Generating models and their terms", "",
              f"Default backend: `{backend.get('kind', '?')}`"
@@ -110,10 +110,9 @@ def declared_models(summary: dict[str, Any]) -> dict[str, int]:
     """The run's backends' model names (the embedded default and the fake one by name), with 0 calls."""
     from ..backends.embedded import SMOLLM2_FILE
 
-    default = summary.get("backend")
-    specs = [default if isinstance(default, dict) else {}, *backends(summary).values()]
+    specs = [mapping(summary.get("backend")), *backends(summary).values()]
     defaults = {"embedded": SMOLLM2_FILE, "fake": "fake"}
-    return {str(b.get("model") or defaults.get(b.get("kind"), "unknown")): 0 for b in specs if b}
+    return {str(b.get("model") or defaults.get(str(b.get("kind")), "unknown")): 0 for b in specs if b}
 
 
 def backends(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -185,7 +184,7 @@ def curation(facts: CardFacts) -> str:
         lines += [f"| {cell(str(k).removeprefix('dropped_'))} | {count(v)} |" for k, v in dropped.items()]
     for name, c in (cur.get("constraints") or {}).items():
         if isinstance(c, dict) and c.get("records"):
-            before, after = (c.get(key) if isinstance(c.get(key), dict) else {} for key in ("before", "after"))
+            before, after = mapping(c.get("before")), mapping(c.get("after"))
             lines += ["", f"Constraint check `{name}`: everything asked for was in {pct(before.get('all'))} of first "
                       f"generations ({pct(before.get('items'))} of the items), {pct(after.get('all'))} after "
                       f"regeneration; {cell(c.get('requests_per_record'))} generations per record. Kept records passed it."]
@@ -287,6 +286,11 @@ def limits(facts: CardFacts) -> str:
     items.append("Rejected records and each record's lineage (every call: model, parameters, seed, tokens) are kept "
                  "in the run directory (`rejected.jsonl`, `lineage.jsonl`), not in the dataset's files.")
     return "## Known limits\n\n" + "\n".join(f"- {item}" for item in items)
+
+
+def mapping(value: object) -> dict[str, Any]:
+    """The value if it is a mapping, else {} (run.json from another version may hold anything there)."""
+    return value if isinstance(value, dict) else {}
 
 
 def pct(value: Any) -> str:

@@ -199,7 +199,7 @@ def read_pdf(data: bytes, name: str) -> Document:
         if reader.is_encrypted and not reader.decrypt(""):
             raise Unreadable("encrypted PDF (needs a password)")
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "").strip()
+        title = str(reader.metadata.get("/Title") or "").strip() if reader.metadata is not None else ""
     except Unreadable:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
