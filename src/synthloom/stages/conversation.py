@@ -80,7 +80,7 @@ class ConversationStage(StageBase):
             raise FieldProblem(("retrieve",), "grounds the conversation in a corpus, but the recipe has no `corpus:` "
                                "(add `corpus: PATH`, or pass --corpus DIR)")
         self.include = [PromptTemplate(t) for t in config.retrieve.include] if config.retrieve else []
-        self.outputs = (config.output, f"{config.output}_sources") if config.retrieve else (config.output,)
+        self.outputs: tuple[str, ...] = (config.output, f"{config.output}_sources") if config.retrieve else (config.output,)
         self.inputs = self.systems["user"].variables | self.systems["assistant"].variables | self.opener.variables
         self.inputs = self.inputs.union(*(t.variables for t in self.include))
         self.fingerprint = fingerprint_of(config.user, config.assistant, config.opener,
@@ -101,12 +101,11 @@ class ConversationStage(StageBase):
             record.state[self.name]["include"] = render_ids(self.include, values)
         return self.next_request(record)
 
-    def grounding(self, record: Record, lines: list[str]) -> str:
+    def grounding(self, record: Record, lines: list[str], spec: ConversationRetrieval) -> str:
         """Sources for the assistant's next turn (searched with the user's last line), noted in state."""
         from .grounded import format_sources
 
         state = record.state[self.name]
-        spec = self.config.retrieve
         chunks = self.corpus.context(state["include"], lines[-1], spec.k, spec.mode)
         state["sources"] = state["sources"][: len(lines) // 2] + [[c.id for c in chunks]]
         return GROUNDING_NOTE.format(sources=format_sources(chunks))
@@ -119,7 +118,7 @@ class ConversationStage(StageBase):
         marker = self.config.end_marker
         system = state[speaker] + (f"\nWhen the conversation has reached a natural end, write {marker}." if marker else "")
         if speaker == "assistant" and self.config.retrieve:
-            system += self.grounding(record, lines)
+            system += self.grounding(record, lines, self.config.retrieve)
         messages: list[Message] = [{"role": "system", "content": system}]
         if speaker == "user":
             messages.append({"role": "user", "content": state["opener"]})
