@@ -24,8 +24,9 @@ import asyncio
 import concurrent.futures
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
 from pydantic import Field
 
@@ -37,6 +38,9 @@ from .options import BackendOptions, parse_options
 from .schema import grammar_friendly
 
 __all__ = ["EmbeddedBackend", "default_model_path"]
+
+T = TypeVar("T")
+Args = TypeVarTuple("Args")
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MAX_TOKENS = 512
@@ -85,7 +89,7 @@ class EmbeddedBackend(BackendBase):
         self.flash_attn = flash_attn
         self._llama: Any = None
         self._engine: BatchEngine | None = None
-        self._driver: asyncio.Task | None = None
+        self._driver: asyncio.Task[None] | None = None
         self._thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._formatter: Any = None
         self._preamble: str | None = None
@@ -121,7 +125,7 @@ class EmbeddedBackend(BackendBase):
         figures = engine.timing.figures(engine.parallel) if engine is not None else None
         return figures if figures and figures["steps"] else None
 
-    async def on_thread(self, function: Any, *args: Any) -> Any:
+    async def on_thread(self, function: Callable[[*Args], T], *args: *Args) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
     def load(self) -> Any:
@@ -170,13 +174,13 @@ class EmbeddedBackend(BackendBase):
         if self._llama is None:
             raise RuntimeError("EmbeddedBackend.start() was not awaited")
         if self._engine is not None:
-            return await self.complete_batched(request)
+            return await self.complete_batched(request, self._engine)
         return await self.on_thread(self.complete_sync, request)
 
-    async def complete_batched(self, request: Request) -> Response:
+    async def complete_batched(self, request: Request, engine: BatchEngine) -> Response:
         """Queue one completion for the batch engine and drive it until this one is done."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future = loop.create_future()
+        future: asyncio.Future[Generation] = loop.create_future()
 
         def on_done(result: Generation | BaseException) -> None:  # on the llama thread
             try:
@@ -185,7 +189,7 @@ class EmbeddedBackend(BackendBase):
                 pass
 
         job = self.batch_job(request, on_done)
-        self._engine.submit(job)
+        engine.submit(job)
         self.drive(loop)
         try:
             generation = await future
@@ -195,7 +199,7 @@ class EmbeddedBackend(BackendBase):
         return Response(generation.text, generation.finish_reason,
                         Usage(generation.prompt_tokens, generation.completion_tokens), self.model_id)
 
-    def batch_job(self, request: Request, on_done: Any) -> GenerationJob:
+    def batch_job(self, request: Request, on_done: Callable[[Generation | BaseException], None]) -> GenerationJob:
         """What complete_sync would pass to create_chat_completion, as a job for the engine."""
         formatted = self._formatter(messages=list(request.messages))
         extra = {k: v for k, v in request.extra.items() if k in LLAMA_EXTRA_KEYS}
@@ -297,7 +301,7 @@ class EmbeddedBackend(BackendBase):
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False))
 
 
-def settle(future: asyncio.Future, result: Generation | BaseException) -> None:
+def settle(future: asyncio.Future[Generation], result: Generation | BaseException) -> None:
     if future.done():
         return
     if isinstance(result, BaseException):

@@ -26,7 +26,7 @@ from typing import Any
 from .base import BadResponse, ContextTooLong
 from .step_timing import StepTiming
 
-__all__ = ["BatchEngine", "Generation", "GenerationJob", "SamplingParams"]
+__all__ = ["BatchEngine", "Generation", "GenerationJob", "Preamble", "SamplingParams"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,15 @@ class GenerationJob:
     add_bos: bool = False
     preamble: str | None = None  # the prompt's text before the last message's: its KV is shared
     cancelled: bool = False  # set from the event loop; the engine frees the slot at its next step
+
+
+@dataclass(frozen=True)
+class Preamble:
+    """The chat template's preamble decoded on its own: its text, tokens, and its cells saved for other slots."""
+
+    text: str
+    tokens: list[int]
+    cells: ctypes.Array[ctypes.c_uint8]
 
 
 @dataclass
@@ -117,7 +126,7 @@ class BatchEngine:
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self.waiting: collections.deque[GenerationJob] = collections.deque()  # appended from the event loop
         self.slots: list[Running | None] = [None] * parallel
-        self.preamble: tuple[str, list[int], Any] | None = None  # text, tokens and saved cells of the preamble
+        self.preamble: Preamble | None = None
         self.kept: list[str | None] = [None] * parallel  # the preamble an idle slot still holds in its first cells
         self.admitted: list[Running] = []  # admission order: who prefills first
         self.seed = llama_cpp.LLAMA_DEFAULT_SEED
@@ -224,20 +233,18 @@ class BatchEngine:
         unbatched path keeps the preamble, so the next sequence there needs no copy.
         """
         kept, self.kept[seq.slot] = self.kept[seq.slot], None
-        wanted = seq.job.preamble
-        if wanted and (self.preamble is None or self.preamble[0] != wanted):
-            self.decode_preamble(wanted, seq.job.add_bos, seq.slot)
-            kept = wanted
-        tokens = self.preamble[1] if wanted else []
-        if not (wanted and len(tokens) < len(seq.prompt) and seq.prompt[: len(tokens)] == tokens):
+        wanted, preamble = seq.job.preamble, self.preamble
+        if wanted and (preamble is None or preamble.text != wanted):
+            preamble, kept = self.decode_preamble(wanted, seq.job.add_bos, seq.slot), wanted
+        if not wanted or preamble is None or not extends(seq.prompt, preamble.tokens):
             self.lib.llama_memory_seq_rm(self.ctx.memory, seq.slot, -1, -1)
             return
         if kept != wanted:
-            self.restore(self.preamble[2], seq.slot)
+            self.restore(preamble.cells, seq.slot)
             self.copies += 1
-        seq.pos, seq.preamble = len(tokens), wanted
+        seq.pos, seq.preamble = len(preamble.tokens), wanted
 
-    def decode_preamble(self, text: str, add_bos: bool, slot: int) -> None:
+    def decode_preamble(self, text: str, add_bos: bool, slot: int) -> Preamble:
         """Decode the preamble alone into an empty slot, and save its cells for the other slots."""
         tokens = self.model.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
         self.preamble = None
@@ -249,17 +256,18 @@ class BatchEngine:
             self.batch.n_tokens = len(chunk)
             if (code := self.lib.llama_decode(self.ctx.ctx, self.batch)) != 0:
                 raise BadResponse(f"llama_decode returned {code} for the chat template's preamble")
-        self.preamble = (text, tokens, self.snapshot(slot))
+        self.preamble = Preamble(text, tokens, self.snapshot(slot))
+        return self.preamble
 
-    def snapshot(self, seq_id: int) -> Any:
+    def snapshot(self, seq_id: int) -> ctypes.Array[ctypes.c_uint8]:
         """The cells of one sequence (positions, K and V), as llama.cpp saves a sequence's state."""
-        size = self.lib.llama_state_seq_get_size(self.ctx.ctx, seq_id)
+        size: int = self.lib.llama_state_seq_get_size(self.ctx.ctx, seq_id)
         state = (ctypes.c_uint8 * size)()
         if self.lib.llama_state_seq_get_data(self.ctx.ctx, state, size, seq_id) != size:
             raise BadResponse(f"llama.cpp could not save the state of sequence {seq_id}")
         return state
 
-    def restore(self, state: Any, seq_id: int) -> None:
+    def restore(self, state: ctypes.Array[ctypes.c_uint8], seq_id: int) -> None:
         """Put saved cells into an emptied slot: the same bytes at the same positions, from cell 0."""
         self.lib.llama_memory_seq_rm(self.ctx.memory, seq_id, -1, -1)
         if self.lib.llama_state_seq_set_data(self.ctx.ctx, state, len(state), seq_id) == 0:
@@ -305,16 +313,16 @@ class BatchEngine:
             rows.append(seq)
             n += 1
         generating = n
-        seq = next((s for s in self.admitted if s.prefilling), None)
-        if seq is not None and n < self.n_batch:
-            chunk = seq.prompt[seq.pos: seq.pos + self.n_batch - n]
+        prefill = next((s for s in self.admitted if s.prefilling), None)
+        if prefill is not None and n < self.n_batch:
+            chunk = prefill.prompt[prefill.pos: prefill.pos + self.n_batch - n]
             for offset, token in enumerate(chunk):
-                self.put(n + offset, token, seq.pos + offset, seq.slot, False)
-            n, seq.pos = n + len(chunk), seq.pos + len(chunk)
-            if not seq.prefilling:  # the prompt's last token: the first completion token comes from it
+                self.put(n + offset, token, prefill.pos + offset, prefill.slot, False)
+            n, prefill.pos = n + len(chunk), prefill.pos + len(chunk)
+            if not prefill.prefilling:  # the prompt's last token: the first completion token comes from it
                 batch.logits[n - 1] = True
-                seq.output_row = n - 1
-                rows.append(seq)
+                prefill.output_row = n - 1
+                rows.append(prefill)
         batch.n_tokens = n
         return rows, generating
 
@@ -352,9 +360,10 @@ class BatchEngine:
 
     def release(self, seq: Running) -> None:
         """Free the slot and its KV cells, except the preamble's (the next sequence starts from them)."""
-        keep = seq.preamble is not None and self.preamble is not None and self.preamble[0] == seq.preamble
-        self.lib.llama_memory_seq_rm(self.ctx.memory, seq.slot, len(self.preamble[1]) if keep else -1, -1)
-        self.kept[seq.slot] = seq.preamble if keep else None
+        preamble = self.preamble
+        keep = preamble if preamble is not None and preamble.text == seq.preamble else None
+        self.lib.llama_memory_seq_rm(self.ctx.memory, seq.slot, len(keep.tokens) if keep else -1, -1)
+        self.kept[seq.slot] = keep.text if keep else None
         self.slots[seq.slot] = None
         self.admitted.remove(seq)
         seq.sampler.close()
@@ -370,6 +379,11 @@ class BatchEngine:
             self.lib.llama_batch_free(self.batch)
             self.batch = None
         self.ctx.close()
+
+
+def extends(prompt: list[int], prefix: list[int]) -> bool:
+    """The prompt starts with `prefix` and goes on after it."""
+    return len(prefix) < len(prompt) and prompt[: len(prefix)] == prefix
 
 
 def pending_utf8(text: bytes, current: int) -> int:
