@@ -81,6 +81,11 @@ def test_minhash_dedup_in_a_recipe(tmp_path):
     ("{kind: lenght, field: story}", "unknown stage kind 'lenght'"),
     ("{kind: length, field: stroy, min_words: 3}", "stroy"),
     ("{kind: dedup, method: minhash, field: story, options: {nonsense: 3}}", "curate[0].options"),
+    # wrong types used to pass here and fail at export, after generation, with a traceback
+    ("{kind: dedup, method: minhash, field: story, options: {ngram: 1.5}}", "curate[0].options.ngram"),
+    ("{kind: dedup, method: minhash, field: story, options: {seed: abc}}", "curate[0].options.seed"),
+    ("{kind: dedup, method: exact, field: story, options: {ignore_punctuation: 'no'}}",
+     "curate[0].options.ignore_punctuation"),
     ("{kind: constraints, field: story, words: [topic], regenerate: nope}", "curate[0].regenerate"),
 ])
 def test_bad_curate_steps_are_one_line_errors(tmp_path, capsys, step, message):

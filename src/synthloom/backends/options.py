@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import ConfigError
 
-__all__ = ["BackendOptions", "OptionError", "parse_options"]
+__all__ = ["BackendOptions", "OptionError", "parse_options", "first_problem"]
 
 T = TypeVar("T", bound="BackendOptions")
 
@@ -40,11 +41,15 @@ def parse_options(model: type[T], options: dict[str, Any]) -> T:
     try:
         return model.model_validate(options)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = tuple(error["loc"]) or ("?",)
-        if error["type"] == "extra_forbidden":
-            known = ", ".join(name for name in model.model_fields)
-            raise OptionError(loc, f"unknown option (known: {known})") from None
-        got = repr(error.get("input"))
-        got = got if len(got) <= 60 else got[:57] + "..."
-        raise OptionError(loc, f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got}") from None
+        raise OptionError(*first_problem(exc, model.model_fields)) from None
+
+
+def first_problem(exc: ValidationError, known: Iterable[str]) -> tuple[tuple[str | int, ...], str]:
+    """Where the first bad option is, and what is wrong with it, in one line."""
+    error = exc.errors()[0]
+    loc = tuple(error["loc"]) or ("?",)
+    if error["type"] == "extra_forbidden":
+        return loc, f"unknown option (known: {', '.join(known)})"
+    got = repr(error.get("input"))
+    got = got if len(got) <= 60 else got[:57] + "..."
+    return loc, f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got}"

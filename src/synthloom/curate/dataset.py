@@ -58,7 +58,7 @@ class DedupStep(StageBase):
         self.reason = REASONS[config.method]
         self.fingerprint = fingerprint_of(config.model_dump_json())
         try:
-            from .dedup import make_deduper
+            from .dedup import OptionError, make_deduper
         except ImportError as exc:
             raise missing_extra("curate", exc) from None
         if config.method == "semantic":  # WordLlama, loaded only at export: say so before the run
@@ -66,8 +66,8 @@ class DedupStep(StageBase):
         threshold = None if config.method == "exact" else self.threshold
         try:
             self.deduper = make_deduper(config.method, threshold, **config.options)
-        except TypeError as exc:
-            raise FieldProblem(("options",), f"not a {config.method} dedup setting: {exc}") from None
+        except OptionError as exc:
+            raise FieldProblem(("options", exc.option), exc.detail) from None
         except ConfigError as exc:
             raise FieldProblem(("options",), str(exc)) from None
 
