@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateRuntimeError, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateRuntimeError, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
 
@@ -333,6 +333,7 @@ class PromptTemplate:
             ast = env.parse(self.source)
             self.variables = frozenset(meta.find_undeclared_variables(ast))
             self.refused = refusal(ast, self.source)
+            self._parts = substitution_parts(ast)  # before add_guards changes the tree
             self._template = env.from_string(add_guards(ast, env))
             # a plain dict, not Jinja's ChainMap over the environment's globals: each render copies
             # and lists the globals, which on a ChainMap was a tenth of the render's time
@@ -348,6 +349,19 @@ class PromptTemplate:
     def render(self, values: Mapping[str, Any]) -> str:
         """Render with `values`. Raises jinja2 errors on undefined names or sandbox violations, and
         TemplateRenderError on a limit or any other failure (a division by zero, a bad filter argument)."""
+        try:
+            return self.substitute(self._parts, values) if self._parts is not None else self.generate(values)
+        except TemplateError:
+            raise
+        except RecursionError:
+            raise TemplateRenderError("template stopped: calls nested too deeply") from None
+        except MemoryError:
+            raise TemplateRenderError("template stopped: out of memory") from None
+        except Exception as exc:  # noqa: BLE001 - any Python error in a template is the record's, not ours
+            raise TemplateRenderError(f"{type(exc).__name__}: {first_line(exc)}") from None
+
+    def generate(self, values: Mapping[str, Any]) -> str:
+        """Jinja renders it, chunk by chunk, within the render budget."""
         token = BUDGET.set(RenderBudget())
         try:
             size, chunks = 0, []
@@ -357,16 +371,49 @@ class PromptTemplate:
                     raise TemplateRenderError(f"rendered prompt is over the {MAX_RENDERED_CHARS:,} character limit")
                 chunks.append(chunk)
             return "".join(chunks)
-        except TemplateError:
-            raise
-        except RecursionError:
-            raise TemplateRenderError("template stopped: calls nested too deeply") from None
-        except MemoryError:
-            raise TemplateRenderError("template stopped: out of memory") from None
-        except Exception as exc:  # noqa: BLE001 - any Python error in a template is the record's, not ours
-            raise TemplateRenderError(f"{type(exc).__name__}: {first_line(exc)}") from None
         finally:
             BUDGET.reset(token)
+
+    def substitute(self, parts: tuple[str | Name, ...], values: Mapping[str, Any]) -> str:
+        """What Jinja renders for a template of only text and `{{ name }}`s, without its machinery
+        (a fifth of a fast run's per-record time): each name's value as `str`, looked up in the
+        values and then the template's globals; a missing one raises what StrictUndefined raises."""
+        chunks = []
+        for part in parts:
+            if isinstance(part, Name):
+                if part in values:
+                    value = values[part]
+                elif part in self._template.globals:
+                    value = self._template.globals[part]
+                else:
+                    raise UndefinedError(f"{str(part)!r} is undefined")
+                part = value if type(value) is str else str(value)
+            chunks.append(part)
+        text = "".join(chunks)
+        if len(text) > MAX_RENDERED_CHARS:
+            raise TemplateRenderError(f"rendered prompt is over the {MAX_RENDERED_CHARS:,} character limit")
+        return text
+
+
+class Name(str):
+    """A `{{ name }}` in a substitution template's parts (the other parts are text)."""
+
+
+def substitution_parts(ast: nodes.Template) -> tuple[str | Name, ...] | None:
+    """The template as text and names, when it is only that (no tags, filters, attributes or
+    expressions); None for any other template, which Jinja renders."""
+    parts: list[str | Name] = []
+    for output in ast.body:
+        if not isinstance(output, nodes.Output):
+            return None
+        for node in output.nodes:
+            if isinstance(node, nodes.TemplateData):
+                parts.append(node.data)
+            elif isinstance(node, nodes.Name) and node.ctx == "load":
+                parts.append(Name(node.name))
+            else:
+                return None
+    return tuple(parts)
 
 
 def first_line(exc: BaseException) -> str:
