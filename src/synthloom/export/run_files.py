@@ -128,14 +128,14 @@ def concurrency_summary(stats: Any) -> dict[str, Any]:
 def cost_summary(store: Store, n: int, stats: Any, prices: PriceTable, kept: int) -> dict[str, Any]:
     """Tokens and dollars: everything the directory paid for, this run's share, and per stage
     over every record's calls (kept and rejected: a rejected record was paid for too)."""
-    paid = store.paid_usage()
+    detail = store.paid_usage_detail()  # one pass over the responses serves the tokens and the dollars
     usage = token_usage(({"calls": orjson.loads(text)} for text in store.iter_call_texts(n)), prices=prices)
     budget = getattr(stats, "budget", None)
-    directory_cost = prices.detailed_total(store.paid_usage_detail()) if prices else None
+    directory_cost = prices.detailed_total(detail) if prices else None
     return {
         "prices": {model: price.model_dump() for model, price in prices.prices.items()} or None,
-        "paid": {"requests": store.count_responses(), "prompt_tokens": sum(p for p, _ in paid.values()),
-                 "completion_tokens": sum(c for _, c in paid.values()), "dollars": directory_cost},
+        "paid": {"requests": store.count_responses(), "prompt_tokens": sum(d[0] for d in detail.values()),
+                 "completion_tokens": sum(d[1] for d in detail.values()), "dollars": directory_cost},
         "this_run": {"requests": stats.requests, "prompt_tokens": stats.prompt_tokens,
                      "completion_tokens": stats.completion_tokens,
                      "dollars": round(budget.spent, 6) if budget is not None else None},
