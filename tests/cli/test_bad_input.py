@@ -22,6 +22,7 @@ CASES = {
     "unknown_backend": (SMALL_RECIPE + "backend: {kind: telepathy}\n", ["backend.kind", "telepathy", "known:", "recipe.yaml:18"]),
     "duplicate_key": (SMALL_RECIPE + "seed: 8\n", ["'seed' appears twice"]),
     "bad_param": (SMALL_RECIPE.replace("temperature: 0.9", "temperature: 9"), ["stages[0].params.temperature", "less than or equal to 2"]),
+    "extra_wrong_type": (SMALL_RECIPE.replace("temperature: 0.9", "temperature: 0.9, extra: {top_k: lots}"), ["stages[0].params.extra", "top_k must be an integer, got 'lots'"]),
     "template_syntax": (SMALL_RECIPE.replace("{{ story }}", "{{ story "), ["stages[1].prompt", "template syntax error"]),
     "no_stages": ("name: x\nstages: []\n", ["stages", "at least 1"]),
     "unknown_stage_kind": (SMALL_RECIPE.replace("  - name: title", "  - kind: magic\n    name: title"), ["stages[1].kind", "unknown stage kind 'magic'"]),

@@ -51,6 +51,25 @@ def check_json(value: Any) -> Any:
     return value
 
 
+# Sampling keys of `extra` that llama.cpp and the OpenAI-compatible servers (vLLM, llama.cpp's
+# server, SGLang) read as numbers: a wrong type is a recipe error now, not a failed record later
+# (llama.cpp's ctypes call raised on every record).
+NUMERIC_EXTRA = {"top_k": int, "min_p": float, "typical_p": float, "repeat_penalty": float,
+                 "frequency_penalty": float, "presence_penalty": float, "repetition_penalty": float}
+
+
+def check_extra(value: dict[str, Any]) -> dict[str, Any]:
+    """`extra` goes into requests as is: JSON, and the sampling keys backends read as numbers are numbers."""
+    check_json(value)
+    for key, kind in NUMERIC_EXTRA.items():
+        given = value.get(key)
+        if given is None:
+            continue
+        if isinstance(given, bool) or not isinstance(given, (int, float)) or (kind is int and not isinstance(given, int)):
+            raise ValueError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {given!r}")
+    return value
+
+
 def check_identifier(value: str) -> str:
     if not NAME_RE.match(value):
         raise ValueError(f"{value!r} is not a valid name (letters, digits, underscore; not starting with a digit)")
@@ -70,7 +89,7 @@ class GenerationParams(Strict):
     extra: dict[str, Any] = Field(default_factory=dict, description="passed to the backend as is")
     backend: str | None = Field(None, description="a name from the recipe's `backends`; default: `backend`")
 
-    _check_extra = field_validator("extra")(check_json)
+    _check_extra = field_validator("extra")(check_extra)
 
     def merged_over(self, defaults: GenerationParams) -> GenerationParams:
         """These params, with unset fields taken from `defaults`."""
