@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from jinja2 import TemplateError
 from pydantic import BaseModel
@@ -81,17 +81,6 @@ class StageBase:
     rewrites: frozenset[str] = frozenset()
     """Earlier fields it may overwrite (a check that regenerates the story it checks)."""
 
-    regenerable: ClassVar[bool] = False
-    """True if a later check may re-ask it: it implements `messages` and `reask` (generate does)."""
-
-    def messages(self, record: Record) -> list[dict[str, str]]:
-        """The messages it sends for this record (regenerable stages only)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be regenerated")
-
-    def reask(self, messages: list[dict[str, str]], record: Record, attempt: int) -> Request:
-        """The request that asks it again with `messages` and a new seed (regenerable stages only)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be regenerated")
-
     def bind(self, earlier: Mapping[str, Any]) -> None:
         """Called once with the steps before it, by name (a check that re-asks an earlier stage)."""
 
@@ -109,15 +98,20 @@ class BuiltStage(Stage, Protocol):
     rejects: ClassVar[tuple[type[BaseException], ...]]
     figures: ClassVar[Literal["constraints", "grounding"] | None]
     rewrites: frozenset[str]
-    regenerable: ClassVar[bool]
-
-    def messages(self, record: Record) -> list[dict[str, str]]: ...
-
-    def reask(self, messages: list[dict[str, str]], record: Record, attempt: int) -> Request: ...
 
     def bind(self, earlier: Mapping[str, Any]) -> None: ...
 
     def score_fields(self) -> dict[str, list[Any]]: ...
+
+
+@runtime_checkable
+class Regenerable(Protocol):
+    """A stage a later check may re-ask with a note (generate is one): what it sent for a record,
+    and the request that asks again with changed messages and a new seed."""
+
+    def messages(self, record: Record) -> list[dict[str, str]]: ...
+
+    def reask(self, messages: list[dict[str, str]], record: Record, attempt: int) -> Request: ...
 
 
 def with_stage_base(cls: type[Any]) -> type[Any]:

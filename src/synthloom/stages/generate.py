@@ -70,7 +70,6 @@ class GenerateStage(StageBase):
     """Renders `system` and `prompt` as chat messages; the stripped reply becomes `output`."""
 
     Config = GenerateConfig
-    regenerable = True
 
     def __init__(self, config: GenerateConfig, context: StageContext = StageContext()):
         self.config = config

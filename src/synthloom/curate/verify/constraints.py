@@ -21,7 +21,7 @@ from ...errors import missing_extra, require_extra
 from ...recipe.load import FieldProblem
 from ...recipe.model import check_identifier
 from ...record import Record, Rejected
-from ...stages.base import ParseResult, StageBase, StageContext
+from ...stages.base import ParseResult, Regenerable, StageBase, StageContext
 from ...stages.common import fingerprint_of
 from ...templates import PromptTemplate
 
@@ -139,7 +139,7 @@ class ConstraintStage(StageBase):
         text = config.feedback_text or FEEDBACK.get(config.feedback)
         self.feedback = PromptTemplate(text) if text and config.feedback != "none" else None
         self.fingerprint = fingerprint_of(config.model_dump_json())
-        self.target: Any = None
+        self.target: Regenerable | None = None
 
     def bind(self, earlier: Mapping[str, Any]) -> None:
         """Find the stage to re-ask (it must keep its messages in record.state, as generate does)."""
@@ -148,7 +148,7 @@ class ConstraintStage(StageBase):
         name = self.config.regenerate or next(
             (s.name for s in reversed(list(earlier.values())) if self.config.field in s.outputs), None)
         stage = earlier.get(name) if name else None
-        if stage is None or not stage.regenerable:
+        if not isinstance(stage, Regenerable):
             which = f"named {name!r}" if name else f"writes {self.config.field!r}"
             raise FieldProblem(("regenerate",), f"no earlier generate stage {which} "
                                "to regenerate (set `regenerate:`, or `tries: 1` to only check)")
@@ -200,6 +200,7 @@ class ConstraintStage(StageBase):
 
     def regeneration(self, text: str, missing: list[str], record: Record, tries: int) -> Request:
         """The target's own prompt with a new seed, and what the last text lacked (as a note or a follow-up)."""
+        assert self.target is not None  # bind found it (tries > 1)
         messages = list(self.target.messages(record))
         if self.feedback is not None:
             line = self.feedback.render({**record.variables(), "missing": missing})
